@@ -1,0 +1,460 @@
+//! One typed broker configuration, built once at start-up from (in rising
+//! precedence) embedded defaults, a `server.properties` file, `KAFKA_*`
+//! environment variables (the apache/kafka image's mapping) and `--override`
+//! flags. Property names are Kafka's; every default is Kafka's unless noted.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("invalid value {value:?} for configuration key {key}: {reason}")]
+    Invalid {
+        key: String,
+        value: String,
+        reason: String,
+    },
+    #[error("cannot read configuration file {path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Where a broker setting came from, as DescribeConfigs reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// Set in the properties file, the environment or a flag.
+    Static,
+    /// Kafka's default.
+    Default,
+}
+
+/// A listener: the name (`PLAINTEXT`), host and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Listener {
+    pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
+        let host = if self.host.is_empty() {
+            "0.0.0.0"
+        } else {
+            &self.host
+        };
+        let text = if host.contains(':') {
+            format!("[{host}]:{}", self.port)
+        } else {
+            format!("{host}:{}", self.port)
+        };
+        text.parse().map_err(|_| ConfigError::Invalid {
+            key: "listeners".into(),
+            value: text.clone(),
+            reason: "host must be an IP address".into(),
+        })
+    }
+}
+
+/// Broker-wide defaults that topic configs fall back to (Kafka's `log.*`).
+#[derive(Debug, Clone)]
+pub struct LogDefaults {
+    pub segment_bytes: u64,
+    pub segment_ms: i64,
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
+    pub index_interval_bytes: u32,
+    pub segment_index_bytes: u32,
+    pub max_message_bytes: i32,
+    pub cleanup_policy: String,
+    pub message_timestamp_type: String,
+    pub flush_messages: i64,
+    pub min_insync_replicas: i32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub node_id: i32,
+    pub cluster_id: Option<String>,
+    pub listeners: Vec<Listener>,
+    pub advertised_listeners: Vec<Listener>,
+    pub log_dirs: Vec<PathBuf>,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics_enable: bool,
+    pub delete_topic_enable: bool,
+    pub socket_request_max_bytes: usize,
+    pub log_retention_check_interval_ms: u64,
+    pub log: LogDefaults,
+    /// Every key the broker knows, with its effective value and source, for
+    /// DescribeConfigs on the broker resource.
+    pub described: BTreeMap<String, (String, ConfigSource)>,
+}
+
+/// The broker keys fjord understands, with Kafka's defaults.
+const BROKER_DEFAULTS: &[(&str, &str)] = &[
+    ("node.id", "1"),
+    ("broker.id", "-1"),
+    ("process.roles", "broker,controller"),
+    ("controller.quorum.voters", ""),
+    ("controller.quorum.bootstrap.servers", ""),
+    ("controller.listener.names", "CONTROLLER"),
+    ("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"),
+    ("inter.broker.listener.name", "PLAINTEXT"),
+    ("listeners", "PLAINTEXT://0.0.0.0:9092"),
+    ("advertised.listeners", ""),
+    ("log.dirs", "./fjord-data"),
+    ("log.dir", "/tmp/kafka-logs"),
+    ("metadata.log.dir", ""),
+    ("cluster.id", ""),
+    ("num.partitions", "1"),
+    ("default.replication.factor", "1"),
+    ("auto.create.topics.enable", "true"),
+    ("delete.topic.enable", "true"),
+    ("socket.request.max.bytes", "104857600"),
+    ("message.max.bytes", "1048588"),
+    ("log.segment.bytes", "1073741824"),
+    ("log.roll.ms", ""),
+    ("log.roll.hours", "168"),
+    ("log.retention.ms", ""),
+    ("log.retention.minutes", ""),
+    ("log.retention.hours", "168"),
+    ("log.retention.bytes", "-1"),
+    ("log.retention.check.interval.ms", "300000"),
+    ("log.index.interval.bytes", "4096"),
+    ("log.index.size.max.bytes", "10485760"),
+    ("log.cleanup.policy", "delete"),
+    ("log.message.timestamp.type", "CreateTime"),
+    ("log.flush.interval.messages", "9223372036854775807"),
+    ("log.flush.interval.ms", ""),
+    ("min.insync.replicas", "1"),
+    ("offsets.topic.num.partitions", "50"),
+    ("offsets.topic.replication.factor", "3"),
+    ("transaction.state.log.replication.factor", "3"),
+    ("transaction.state.log.min.isr", "2"),
+    ("group.initial.rebalance.delay.ms", "3000"),
+    ("num.network.threads", "3"),
+    ("num.io.threads", "8"),
+    ("num.recovery.threads.per.data.dir", "1"),
+    ("socket.send.buffer.bytes", "102400"),
+    ("socket.receive.buffer.bytes", "102400"),
+    ("compression.type", "producer"),
+];
+
+/// Keys that are set by the apache/kafka image's environment but have no
+/// effect in fjord: accepted silently rather than warned about.
+const ACCEPTED_WITHOUT_EFFECT: &[&str] = &["controller.quorum.bootstrap.servers"];
+
+impl Config {
+    /// Embedded defaults only: a working single-node cluster.
+    pub fn embedded() -> Self {
+        Self::from_sources(&BTreeMap::new()).expect("embedded defaults are valid")
+    }
+
+    /// Reads a Java properties file into key/value pairs.
+    pub fn read_properties(path: &std::path::Path) -> Result<BTreeMap<String, String>, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::File {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(parse_properties(&text))
+    }
+
+    /// Maps `KAFKA_LOG_RETENTION_MS` to `log.retention.ms`, as the apache/kafka
+    /// image does: `_` becomes `.`, `__` becomes `_`, `___` becomes `-`.
+    pub fn env_key(name: &str) -> Option<String> {
+        let rest = name.strip_prefix("KAFKA_")?;
+        if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return None;
+        }
+        let lower = rest.to_ascii_lowercase();
+        Some(
+            lower
+                .replace("___", "\u{1}")
+                .replace("__", "\u{2}")
+                .replace('_', ".")
+                .replace('\u{1}', "-")
+                .replace('\u{2}', "_"),
+        )
+    }
+
+    /// Builds the typed config from merged key/value settings.
+    pub fn from_sources(set: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        for key in set.keys() {
+            let known = BROKER_DEFAULTS.iter().any(|(k, _)| k == key)
+                || ACCEPTED_WITHOUT_EFFECT.contains(&key.as_str());
+            if !known {
+                tracing::warn!(key = %key, "unknown configuration key, ignored");
+            }
+        }
+        let get = |key: &str| -> Option<String> {
+            set.get(key).cloned().or_else(|| {
+                BROKER_DEFAULTS
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v.to_string())
+                    .filter(|v| !v.is_empty())
+            })
+        };
+        let mut described = BTreeMap::new();
+        for (key, default) in BROKER_DEFAULTS {
+            match set.get(*key) {
+                Some(v) => described.insert(key.to_string(), (v.clone(), ConfigSource::Static)),
+                None => described.insert(key.to_string(), (default.to_string(), ConfigSource::Default)),
+            };
+        }
+
+        let mut node_id: i32 = parse(&get, "node.id")?;
+        if let Some(b) = set.get("broker.id") {
+            if !set.contains_key("node.id") {
+                node_id = parse_value("broker.id", b)?;
+            }
+        }
+        let listeners = parse_listeners("listeners", &get("listeners").unwrap_or_default())?;
+        if listeners.is_empty() {
+            return Err(invalid("listeners", "", "at least one listener is required"));
+        }
+        let advertised_listeners = match get("advertised.listeners") {
+            Some(text) => parse_listeners("advertised.listeners", &text)?,
+            None => listeners
+                .iter()
+                .map(|l| Listener {
+                    name: l.name.clone(),
+                    host: match l.host.as_str() {
+                        "" | "0.0.0.0" | "::" => "localhost".into(),
+                        h => h.into(),
+                    },
+                    port: l.port,
+                })
+                .collect(),
+        };
+        // Kafka: log.dirs wins over log.dir; fjord's embedded default is ./fjord-data.
+        let dirs_text = set
+            .get("log.dirs")
+            .or_else(|| set.get("log.dir"))
+            .cloned()
+            .unwrap_or_else(|| "./fjord-data".into());
+        let log_dirs: Vec<PathBuf> = dirs_text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect();
+        if log_dirs.is_empty() {
+            return Err(invalid("log.dirs", &dirs_text, "at least one directory is required"));
+        }
+
+        let retention_ms: i64 = if let Some(v) = set.get("log.retention.ms") {
+            parse_value("log.retention.ms", v)?
+        } else if let Some(v) = set.get("log.retention.minutes") {
+            parse_value::<i64>("log.retention.minutes", v)? * 60_000
+        } else {
+            parse::<i64>(&get, "log.retention.hours")? * 3_600_000
+        };
+        let segment_ms: i64 = if let Some(v) = set.get("log.roll.ms") {
+            parse_value("log.roll.ms", v)?
+        } else {
+            parse::<i64>(&get, "log.roll.hours")? * 3_600_000
+        };
+        let segment_bytes: i64 = parse(&get, "log.segment.bytes")?;
+        if segment_bytes < 14 {
+            return Err(invalid("log.segment.bytes", &segment_bytes.to_string(), "must be at least 14"));
+        }
+        let timestamp_type = get("log.message.timestamp.type").unwrap_or_default();
+        if timestamp_type != "CreateTime" && timestamp_type != "LogAppendTime" {
+            return Err(invalid(
+                "log.message.timestamp.type",
+                &timestamp_type,
+                "must be CreateTime or LogAppendTime",
+            ));
+        }
+        let socket_request_max_bytes: i32 = parse(&get, "socket.request.max.bytes")?;
+        if socket_request_max_bytes <= 0 {
+            return Err(invalid(
+                "socket.request.max.bytes",
+                &socket_request_max_bytes.to_string(),
+                "must be positive",
+            ));
+        }
+        let num_partitions: i32 = parse(&get, "num.partitions")?;
+        if num_partitions < 1 {
+            return Err(invalid("num.partitions", &num_partitions.to_string(), "must be at least 1"));
+        }
+        let retention_check: i64 = parse(&get, "log.retention.check.interval.ms")?;
+        if retention_check < 1 {
+            return Err(invalid(
+                "log.retention.check.interval.ms",
+                &retention_check.to_string(),
+                "must be at least 1",
+            ));
+        }
+        let index_interval: i32 = parse(&get, "log.index.interval.bytes")?;
+        let index_max: i32 = parse(&get, "log.index.size.max.bytes")?;
+        if index_interval < 0 || index_max < 12 {
+            return Err(invalid("log.index.size.max.bytes", &index_max.to_string(), "must be at least 12"));
+        }
+
+        Ok(Config {
+            node_id,
+            cluster_id: get("cluster.id"),
+            listeners,
+            advertised_listeners,
+            log_dirs,
+            num_partitions,
+            default_replication_factor: parse(&get, "default.replication.factor")?,
+            auto_create_topics_enable: parse_bool(&get, "auto.create.topics.enable")?,
+            delete_topic_enable: parse_bool(&get, "delete.topic.enable")?,
+            socket_request_max_bytes: socket_request_max_bytes as usize,
+            log_retention_check_interval_ms: retention_check as u64,
+            log: LogDefaults {
+                segment_bytes: segment_bytes as u64,
+                segment_ms,
+                retention_ms,
+                retention_bytes: parse(&get, "log.retention.bytes")?,
+                index_interval_bytes: index_interval as u32,
+                segment_index_bytes: index_max as u32,
+                max_message_bytes: parse(&get, "message.max.bytes")?,
+                cleanup_policy: get("log.cleanup.policy").unwrap_or_default(),
+                message_timestamp_type: timestamp_type,
+                flush_messages: parse(&get, "log.flush.interval.messages")?,
+                min_insync_replicas: parse(&get, "min.insync.replicas")?,
+            },
+            described,
+        })
+    }
+
+    /// The listener clients are told about (Metadata, FindCoordinator).
+    pub fn advertised(&self) -> &Listener {
+        &self.advertised_listeners[0]
+    }
+}
+
+fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_value<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(key, value, "not a valid number"))
+}
+
+fn parse<T: std::str::FromStr>(
+    get: &dyn Fn(&str) -> Option<String>,
+    key: &str,
+) -> Result<T, ConfigError> {
+    let value = get(key).unwrap_or_default();
+    parse_value(key, &value)
+}
+
+fn parse_bool(get: &dyn Fn(&str) -> Option<String>, key: &str) -> Result<bool, ConfigError> {
+    let value = get(key).unwrap_or_default();
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(key, &value, "must be true or false")),
+    }
+}
+
+/// Parses `NAME://host:port[,NAME://host:port]`.
+fn parse_listeners(key: &str, text: &str) -> Result<Vec<Listener>, ConfigError> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, rest) = part
+            .split_once("://")
+            .ok_or_else(|| invalid(key, part, "expected NAME://host:port"))?;
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| invalid(key, part, "expected NAME://host:port"))?;
+        let port: u16 = port
+            .parse()
+            .map_err(|_| invalid(key, part, "port must be a number from 0 to 65535"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        out.push(Listener {
+            name: name.to_string(),
+            host: host.to_string(),
+            port,
+        });
+    }
+    // The controller listener belongs to the metadata quorum, not to clients.
+    out.retain(|l| l.name != "CONTROLLER");
+    Ok(out)
+}
+
+/// A minimal Java-properties reader: `key=value` or `key: value`, `#`/`!`
+/// comments, blank lines; trailing backslash continues a line.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut pending = String::new();
+    for raw in text.lines() {
+        let line = raw.trim_start();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
+            continue;
+        }
+        if let Some(stripped) = line.strip_suffix('\\') {
+            pending.push_str(stripped);
+            continue;
+        }
+        pending.push_str(line);
+        let entry = std::mem::take(&mut pending);
+        let split = entry.find(['=', ':']);
+        let (k, v) = match split {
+            Some(i) => (&entry[..i], &entry[i + 1..]),
+            None => (entry.as_str(), ""),
+        };
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_are_a_single_node_cluster() {
+        let c = Config::embedded();
+        assert_eq!(c.node_id, 1);
+        assert_eq!(c.listeners[0].port, 9092);
+        assert_eq!(c.advertised().host, "localhost");
+        assert_eq!(c.log_dirs, vec![PathBuf::from("./fjord-data")]);
+        assert!(c.auto_create_topics_enable);
+        assert_eq!(c.log.retention_ms, 7 * 24 * 3_600_000);
+    }
+
+    #[test]
+    fn env_names_map_like_the_apache_kafka_image() {
+        assert_eq!(Config::env_key("KAFKA_LOG_RETENTION_MS").as_deref(), Some("log.retention.ms"));
+        assert_eq!(Config::env_key("KAFKA_FOO__BAR").as_deref(), Some("foo_bar"));
+        assert_eq!(Config::env_key("KAFKA_A___B").as_deref(), Some("a-b"));
+        assert_eq!(Config::env_key("PATH"), None);
+    }
+
+    #[test]
+    fn invalid_values_name_the_key() {
+        let mut set = BTreeMap::new();
+        set.insert("log.retention.ms".to_string(), "soon".to_string());
+        let err = Config::from_sources(&set).unwrap_err().to_string();
+        assert!(err.contains("log.retention.ms"), "{err}");
+    }
+
+    #[test]
+    fn properties_files_parse() {
+        let p = parse_properties("# c\nnode.id=3\nlisteners = PLAINTEXT://127.0.0.1:1234\n\nx: y\n");
+        assert_eq!(p["node.id"], "3");
+        assert_eq!(p["x"], "y");
+        let c = Config::from_sources(&p).unwrap();
+        assert_eq!(c.node_id, 3);
+        assert_eq!(c.advertised().host, "127.0.0.1");
+    }
+}

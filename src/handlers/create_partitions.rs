@@ -1,0 +1,31 @@
+//! CreatePartitions: grows topics, or only validates with `validate_only`.
+
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
+
+use super::{str_bytes, HandlerError, RequestContext};
+use crate::metadata::controller;
+
+pub async fn handle(ctx: &RequestContext, req: CreatePartitionsRequest) -> Result<Option<CreatePartitionsResponse>, HandlerError> {
+    let broker = &ctx.broker;
+    let brokers = broker.brokers();
+    let mut resp = CreatePartitionsResponse::default();
+    for t in req.topics {
+        let name = t.name.0.to_string();
+        let outcome = if req.validate_only {
+            controller::create_partitions(&broker.metadata.image(), &name, t.count, &brokers).map(|_| ())
+        } else {
+            broker
+                .write_metadata(|image| controller::create_partitions(image, &name, t.count, &brokers))
+                .map(|_| tracing::info!(topic = %name, count = t.count, "created partitions"))
+        };
+        let mut r = CreatePartitionsTopicResult::default();
+        r.name = t.name;
+        if let Err(e) = outcome {
+            r.error_code = e.code.code();
+            r.error_message = Some(str_bytes(e.message));
+        }
+        resp.results.push(r);
+    }
+    Ok(Some(resp))
+}

@@ -1,0 +1,87 @@
+//! IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT on topic
+//! configs (APPEND/SUBTRACT only for list-typed configs such as
+//! cleanup.policy), committed atomically per resource.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
+use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
+
+use super::alter_configs::commit;
+use super::{str_bytes, HandlerError, RequestContext};
+use crate::log::config::{default_value, definition, Kind};
+use crate::metadata::controller::ApiError;
+
+const SET: i8 = 0;
+const DELETE: i8 = 1;
+const APPEND: i8 = 2;
+const SUBTRACT: i8 = 3;
+
+pub async fn handle(ctx: &RequestContext, req: IncrementalAlterConfigsRequest) -> Result<Option<IncrementalAlterConfigsResponse>, HandlerError> {
+    let broker = &ctx.broker;
+    let mut resp = IncrementalAlterConfigsResponse::default();
+    for res in req.resources {
+        let name = res.resource_name.to_string();
+        let ops: Vec<(String, i8, Option<String>)> = res
+            .configs
+            .iter()
+            .map(|c| (c.name.to_string(), c.config_operation, c.value.as_ref().map(|v| v.to_string())))
+            .collect();
+        let outcome = commit(broker, res.resource_type, &name, req.validate_only, |image| {
+            let current = image.topic_config(&name);
+            let mut changes: BTreeMap<String, Option<String>> = BTreeMap::new();
+            for (key, op, value) in &ops {
+                if changes.contains_key(key) {
+                    return Err(ApiError::new(
+                        ResponseError::InvalidRequest,
+                        format!("Error due to duplicate config keys : {key}"),
+                    ));
+                }
+                let change = match *op {
+                    SET => Some(value.clone().ok_or_else(|| {
+                        ApiError::new(ResponseError::InvalidRequest, format!("Null value not supported for : {key}"))
+                    })?),
+                    DELETE => None,
+                    APPEND | SUBTRACT => {
+                        let def = definition(key)
+                            .ok_or_else(|| ApiError::new(ResponseError::InvalidConfig, format!("Unknown topic config name: {key}")))?;
+                        if !matches!(def.kind, Kind::ChoiceList(_)) {
+                            return Err(ApiError::new(
+                                ResponseError::InvalidConfig,
+                                format!("Config value append is not allowed for config key: {key}"),
+                            ));
+                        }
+                        let base = current.get(key).cloned().unwrap_or_else(|| default_value(def, &broker.config.log));
+                        let mut items: Vec<String> = base.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                        let given: Vec<String> = value.clone().unwrap_or_default().split(',').map(|s| s.trim().to_string()).collect();
+                        if *op == APPEND {
+                            for g in given {
+                                if !items.contains(&g) {
+                                    items.push(g);
+                                }
+                            }
+                        } else {
+                            items.retain(|i| !given.contains(i));
+                        }
+                        Some(items.join(","))
+                    }
+                    other => {
+                        return Err(ApiError::new(ResponseError::InvalidRequest, format!("Unknown config operation {other}")));
+                    }
+                };
+                changes.insert(key.clone(), change);
+            }
+            Ok(changes)
+        });
+        let mut r = AlterConfigsResourceResponse::default();
+        r.resource_type = res.resource_type;
+        r.resource_name = res.resource_name;
+        if let Err(e) = outcome {
+            r.error_code = e.code.code();
+            r.error_message = Some(str_bytes(e.message));
+        }
+        resp.responses.push(r);
+    }
+    Ok(Some(resp))
+}

@@ -1,0 +1,235 @@
+//! Topic-level configuration: Kafka's topic config keys, their types and
+//! broker-level synonyms, and the effective `LogConfig` a partition log uses.
+
+use std::collections::BTreeMap;
+
+use crate::config::LogDefaults;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Long,
+    Int,
+    Double,
+    Bool,
+    /// One of the listed values.
+    Choice(&'static [&'static str]),
+    /// A comma-separated list of the listed values.
+    ChoiceList(&'static [&'static str]),
+    Str,
+}
+
+/// A topic config Kafka defines: its name, type, the broker key it falls
+/// back to (if any), and Kafka's default when that key is unset.
+pub struct TopicConfigDef {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub broker_synonym: Option<&'static str>,
+    pub min: Option<i64>,
+    pub sensitive: bool,
+}
+
+const COMPRESSION: &[&str] = &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
+
+macro_rules! def {
+    ($name:expr, $kind:expr, $syn:expr, $min:expr) => {
+        TopicConfigDef {
+            name: $name,
+            kind: $kind,
+            broker_synonym: $syn,
+            min: $min,
+            sensitive: false,
+        }
+    };
+}
+
+/// Kafka 4.x topic configs (TopicConfig / LogConfig), sorted by name.
+pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
+    def!("cleanup.policy", Kind::ChoiceList(&["delete", "compact"]), Some("log.cleanup.policy"), None),
+    def!("compression.gzip.level", Kind::Int, Some("compression.gzip.level"), None),
+    def!("compression.lz4.level", Kind::Int, Some("compression.lz4.level"), None),
+    def!("compression.type", Kind::Choice(COMPRESSION), Some("compression.type"), None),
+    def!("compression.zstd.level", Kind::Int, Some("compression.zstd.level"), None),
+    def!("delete.retention.ms", Kind::Long, Some("log.cleaner.delete.retention.ms"), Some(0)),
+    def!("file.delete.delay.ms", Kind::Long, Some("log.segment.delete.delay.ms"), Some(0)),
+    def!("flush.messages", Kind::Long, Some("log.flush.interval.messages"), Some(1)),
+    def!("flush.ms", Kind::Long, Some("log.flush.interval.ms"), Some(0)),
+    def!("index.interval.bytes", Kind::Int, Some("log.index.interval.bytes"), Some(0)),
+    def!("local.retention.bytes", Kind::Long, Some("log.local.retention.bytes"), Some(-2)),
+    def!("local.retention.ms", Kind::Long, Some("log.local.retention.ms"), Some(-2)),
+    def!("max.compaction.lag.ms", Kind::Long, Some("log.cleaner.max.compaction.lag.ms"), Some(1)),
+    def!("max.message.bytes", Kind::Int, Some("message.max.bytes"), Some(0)),
+    def!("message.timestamp.after.max.ms", Kind::Long, Some("log.message.timestamp.after.max.ms"), Some(0)),
+    def!("message.timestamp.before.max.ms", Kind::Long, Some("log.message.timestamp.before.max.ms"), Some(0)),
+    def!("message.timestamp.type", Kind::Choice(&["CreateTime", "LogAppendTime"]), Some("log.message.timestamp.type"), None),
+    def!("min.cleanable.dirty.ratio", Kind::Double, Some("log.cleaner.min.cleanable.ratio"), Some(0)),
+    def!("min.compaction.lag.ms", Kind::Long, Some("log.cleaner.min.compaction.lag.ms"), Some(0)),
+    def!("min.insync.replicas", Kind::Int, Some("min.insync.replicas"), Some(1)),
+    def!("preallocate", Kind::Bool, Some("log.preallocate"), None),
+    def!("remote.storage.enable", Kind::Bool, None, None),
+    def!("retention.bytes", Kind::Long, Some("log.retention.bytes"), None),
+    def!("retention.ms", Kind::Long, Some("log.retention.ms"), Some(-1)),
+    def!("segment.bytes", Kind::Int, Some("log.segment.bytes"), Some(1024 * 1024)),
+    def!("segment.index.bytes", Kind::Int, Some("log.index.size.max.bytes"), Some(4)),
+    def!("segment.jitter.ms", Kind::Long, Some("log.roll.jitter.ms"), Some(0)),
+    def!("segment.ms", Kind::Long, Some("log.roll.ms"), Some(1)),
+    def!("unclean.leader.election.enable", Kind::Bool, Some("unclean.leader.election.enable"), None),
+];
+
+pub fn definition(name: &str) -> Option<&'static TopicConfigDef> {
+    TOPIC_CONFIGS.iter().find(|d| d.name == name)
+}
+
+/// The broker-level default of a topic config, as Kafka reports it.
+pub fn default_value(def: &TopicConfigDef, d: &LogDefaults) -> String {
+    match def.name {
+        "cleanup.policy" => d.cleanup_policy.clone(),
+        "compression.gzip.level" => "-1".into(),
+        "compression.lz4.level" => "9".into(),
+        "compression.zstd.level" => "3".into(),
+        "compression.type" => "producer".into(),
+        "delete.retention.ms" => "86400000".into(),
+        "file.delete.delay.ms" => "60000".into(),
+        "flush.messages" => d.flush_messages.to_string(),
+        "flush.ms" => i64::MAX.to_string(),
+        "index.interval.bytes" => d.index_interval_bytes.to_string(),
+        "local.retention.bytes" => "-2".into(),
+        "local.retention.ms" => "-2".into(),
+        "max.compaction.lag.ms" => i64::MAX.to_string(),
+        "max.message.bytes" => d.max_message_bytes.to_string(),
+        "message.timestamp.after.max.ms" => "3600000".into(),
+        "message.timestamp.before.max.ms" => i64::MAX.to_string(),
+        "message.timestamp.type" => d.message_timestamp_type.clone(),
+        "min.cleanable.dirty.ratio" => "0.5".into(),
+        "min.compaction.lag.ms" => "0".into(),
+        "min.insync.replicas" => d.min_insync_replicas.to_string(),
+        "preallocate" | "remote.storage.enable" | "unclean.leader.election.enable" => "false".into(),
+        "retention.bytes" => d.retention_bytes.to_string(),
+        "retention.ms" => d.retention_ms.to_string(),
+        "segment.bytes" => d.segment_bytes.to_string(),
+        "segment.index.bytes" => d.segment_index_bytes.to_string(),
+        "segment.jitter.ms" => "0".into(),
+        "segment.ms" => d.segment_ms.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Checks one topic config; the error text is what Kafka's INVALID_CONFIG
+/// message carries.
+pub fn validate(name: &str, value: &str) -> Result<(), String> {
+    let def = definition(name).ok_or_else(|| format!("Unknown topic config name: {name}"))?;
+    let bad = |what: &str| format!("Invalid value {value} for configuration {name}: {what}");
+    let number = |v: &str| -> Result<i64, String> { v.trim().parse::<i64>().map_err(|_| bad("Not a number of type LONG")) };
+    match def.kind {
+        Kind::Long => {
+            let n = number(value)?;
+            check_min(def, n).map_err(|m| bad(&m))
+        }
+        Kind::Int => {
+            let n: i32 = value.trim().parse().map_err(|_| bad("Not a number of type INT"))?;
+            check_min(def, n as i64).map_err(|m| bad(&m))
+        }
+        Kind::Double => value.trim().parse::<f64>().map(|_| ()).map_err(|_| bad("Not a number of type DOUBLE")),
+        Kind::Bool => match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "false" => Ok(()),
+            _ => Err(bad("Expected value to be either true or false")),
+        },
+        Kind::Choice(options) => {
+            if options.contains(&value.trim()) {
+                Ok(())
+            } else {
+                Err(bad(&format!("String must be one of: {}", options.join(", "))))
+            }
+        }
+        Kind::ChoiceList(options) => {
+            for part in value.split(',').map(str::trim) {
+                if !options.contains(&part) {
+                    return Err(bad(&format!("String must be one of: {}", options.join(", "))));
+                }
+            }
+            Ok(())
+        }
+        Kind::Str => Ok(()),
+    }
+}
+
+fn check_min(def: &TopicConfigDef, n: i64) -> Result<(), String> {
+    match def.min {
+        Some(min) if n < min => Err(format!("Value must be at least {min}")),
+        _ => Ok(()),
+    }
+}
+
+/// The settings a partition log acts on, after topic overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    pub segment_bytes: u64,
+    pub segment_ms: i64,
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
+    pub index_interval_bytes: u32,
+    pub segment_index_bytes: u32,
+    pub max_message_bytes: i32,
+    pub log_append_time: bool,
+    pub timestamp_after_max_ms: i64,
+    pub timestamp_before_max_ms: i64,
+    pub flush_messages: i64,
+    pub compact: bool,
+    pub delete: bool,
+    pub min_insync_replicas: i32,
+}
+
+impl LogConfig {
+    pub fn new(defaults: &LogDefaults, overrides: &BTreeMap<String, String>) -> Self {
+        let get = |name: &str| -> String {
+            overrides.get(name).cloned().unwrap_or_else(|| {
+                definition(name).map(|d| default_value(d, defaults)).unwrap_or_default()
+            })
+        };
+        let long = |name: &str, fallback: i64| get(name).trim().parse::<i64>().unwrap_or(fallback);
+        let policy = get("cleanup.policy");
+        LogConfig {
+            segment_bytes: long("segment.bytes", defaults.segment_bytes as i64).max(14) as u64,
+            segment_ms: long("segment.ms", defaults.segment_ms),
+            retention_ms: long("retention.ms", defaults.retention_ms),
+            retention_bytes: long("retention.bytes", defaults.retention_bytes),
+            index_interval_bytes: long("index.interval.bytes", 4096).clamp(0, u32::MAX as i64) as u32,
+            segment_index_bytes: long("segment.index.bytes", 10 << 20).clamp(12, i32::MAX as i64) as u32,
+            max_message_bytes: long("max.message.bytes", defaults.max_message_bytes as i64).clamp(0, i32::MAX as i64) as i32,
+            log_append_time: get("message.timestamp.type") == "LogAppendTime",
+            timestamp_after_max_ms: long("message.timestamp.after.max.ms", 3_600_000),
+            timestamp_before_max_ms: long("message.timestamp.before.max.ms", i64::MAX),
+            flush_messages: long("flush.messages", i64::MAX),
+            compact: policy.split(',').any(|p| p.trim() == "compact"),
+            delete: policy.split(',').any(|p| p.trim() == "delete"),
+            min_insync_replicas: long("min.insync.replicas", 1) as i32,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_problem() {
+        assert!(validate("retention.ms", "1000").is_ok());
+        assert!(validate("retention.ms", "abc").unwrap_err().contains("retention.ms"));
+        assert!(validate("cleanup.policy", "compact,delete").is_ok());
+        assert!(validate("cleanup.policy", "sometimes").is_err());
+        assert!(validate("no.such.key", "1").unwrap_err().contains("Unknown topic config"));
+        assert!(validate("segment.bytes", "10").is_err());
+    }
+
+    #[test]
+    fn overrides_win_over_defaults() {
+        let defaults = crate::config::Config::embedded().log;
+        let mut o = BTreeMap::new();
+        o.insert("retention.ms".to_string(), "5000".to_string());
+        o.insert("message.timestamp.type".to_string(), "LogAppendTime".to_string());
+        let c = LogConfig::new(&defaults, &o);
+        assert_eq!(c.retention_ms, 5000);
+        assert!(c.log_append_time);
+        assert_eq!(c.segment_bytes, 1 << 30);
+        assert!(c.delete && !c.compact);
+    }
+}

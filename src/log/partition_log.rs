@@ -1,0 +1,560 @@
+//! The log of one partition: an ordered set of segments, the log start
+//! offset, producer state and the leader-epoch history, with append, read,
+//! roll, retention and recovery. Callers serialize access per partition.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::batch::{self, BatchHeader, ATTR_TIMESTAMP_TYPE_LOG_APPEND, HEADER_SIZE};
+use super::config::LogConfig;
+use super::producer_state::{BatchMetadata, Check, ProducerStateManager};
+use super::segment::{file_name, Segment};
+use super::LogError;
+
+const LOG_START_OFFSET_FILE: &str = "log-start-offset";
+
+/// The outcome of a successful append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// -1 unless the topic uses LogAppendTime.
+    pub log_append_time_ms: i64,
+    pub log_start_offset: i64,
+    pub duplicate: bool,
+}
+
+/// A byte range of one segment file to return to a fetcher; the read
+/// itself happens after the partition lock is released.
+#[derive(Debug)]
+pub struct ReadPlan {
+    pub file: Arc<File>,
+    pub position: u64,
+    pub len: usize,
+}
+
+impl ReadPlan {
+    pub fn read(&self) -> io::Result<Bytes> {
+        let mut buf = vec![0u8; self.len];
+        self.file.read_exact_at(&mut buf, self.position)?;
+        Ok(Bytes::from(buf))
+    }
+}
+
+pub struct PartitionLog {
+    dir: PathBuf,
+    config: LogConfig,
+    segments: BTreeMap<i64, Segment>,
+    log_start_offset: i64,
+    producers: ProducerStateManager,
+    /// (leader epoch, first offset written in it), ascending.
+    epochs: Vec<(i32, i64)>,
+    unflushed_messages: i64,
+}
+
+impl PartitionLog {
+    /// Opens a partition directory, creating it if needed, and recovers it.
+    /// `clean` says the broker shut down cleanly, so CRCs need not be re-read.
+    pub fn open(dir: &Path, config: LogConfig, now_ms: i64, clean: bool) -> Result<Self, LogError> {
+        std::fs::create_dir_all(dir)?;
+        let mut bases: Vec<i64> = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(stem) = name.strip_suffix(".log") {
+                if let Ok(base) = stem.parse::<i64>() {
+                    bases.push(base);
+                }
+            }
+        }
+        bases.sort_unstable();
+        let mut log = PartitionLog {
+            dir: dir.to_path_buf(),
+            config,
+            segments: BTreeMap::new(),
+            log_start_offset: 0,
+            producers: ProducerStateManager::default(),
+            epochs: Vec::new(),
+            unflushed_messages: 0,
+        };
+        let last = bases.last().copied();
+        for base in bases {
+            let active = Some(base) == last;
+            let mut producers = std::mem::take(&mut log.producers);
+            let mut epochs = std::mem::take(&mut log.epochs);
+            let seg = Segment::recover(
+                dir,
+                base,
+                log.config.segment_index_bytes,
+                log.config.index_interval_bytes,
+                now_ms,
+                active && !clean,
+                active,
+                &mut |b| {
+                    producers.update(&b.header);
+                    record_epoch(&mut epochs, b.header.partition_leader_epoch, b.header.base_offset);
+                },
+            )?;
+            log.producers = producers;
+            log.epochs = epochs;
+            log.segments.insert(base, seg);
+        }
+        if log.segments.is_empty() {
+            let seg = Segment::create(dir, 0, log.config.segment_index_bytes, log.config.index_interval_bytes, now_ms)?;
+            log.segments.insert(0, seg);
+        }
+        let first_base = *log.segments.keys().next().expect("at least one segment");
+        let checkpoint = std::fs::read_to_string(dir.join(LOG_START_OFFSET_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .unwrap_or(0);
+        log.log_start_offset = checkpoint.max(first_base).min(log.log_end_offset());
+        log.producers.truncate_head(log.log_start_offset);
+        Ok(log)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    fn active(&self) -> &Segment {
+        self.segments.values().next_back().expect("a log always has an active segment")
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        self.segments.values_mut().next_back().expect("a log always has an active segment")
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.values().map(Segment::size).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Appends one validated client batch (Produce), assigning offsets.
+    pub fn append(&mut self, records: &Bytes, leader_epoch: i32, now_ms: i64) -> Result<AppendInfo, LogError> {
+        let header = batch::single_batch(records)?;
+        if records.len() > self.config.max_message_bytes as usize {
+            return Err(LogError::RecordTooLarge {
+                size: records.len(),
+                max: self.config.max_message_bytes,
+            });
+        }
+        if !self.config.log_append_time {
+            let too_new = header.max_timestamp > now_ms.saturating_add(self.config.timestamp_after_max_ms);
+            let too_old = header.max_timestamp >= 0
+                && header.max_timestamp < now_ms.saturating_sub(self.config.timestamp_before_max_ms);
+            if too_new || too_old {
+                return Err(LogError::InvalidTimestamp(header.max_timestamp));
+            }
+        }
+        if let Check::Duplicate(m) = self.producers.check(&header)? {
+            return Ok(self.duplicate_info(m));
+        }
+        let base_offset = self.log_end_offset();
+        self.maybe_roll(records.len(), header.last_offset_delta, now_ms)?;
+
+        // Rewrite only what lives outside the CRC (base offset, leader
+        // epoch), unless LogAppendTime also changes attributes and max
+        // timestamp, which are inside it.
+        let mut head = [0u8; HEADER_SIZE];
+        head.copy_from_slice(&records[..HEADER_SIZE]);
+        head[0..8].copy_from_slice(&base_offset.to_be_bytes());
+        head[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
+        let mut log_append_time_ms = -1;
+        if self.config.log_append_time {
+            log_append_time_ms = now_ms;
+            let attributes = header.attributes | ATTR_TIMESTAMP_TYPE_LOG_APPEND;
+            head[21..23].copy_from_slice(&attributes.to_be_bytes());
+            head[35..43].copy_from_slice(&now_ms.to_be_bytes());
+            let crc = crc32c::crc32c_append(crc32c::crc32c(&head[21..]), &records[HEADER_SIZE..]);
+            head[17..21].copy_from_slice(&crc.to_be_bytes());
+        }
+        let stored = BatchHeader::parse(&head)?;
+        let stored = BatchHeader {
+            base_offset,
+            ..stored
+        };
+        self.active_mut().append(&stored, &head, &records[HEADER_SIZE..])?;
+        self.producers.update(&stored);
+        record_epoch(&mut self.epochs, leader_epoch, base_offset);
+        self.unflushed_messages += stored.records_count as i64;
+        if self.unflushed_messages >= self.config.flush_messages {
+            self.flush()?;
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: stored.last_offset(),
+            log_append_time_ms,
+            log_start_offset: self.log_start_offset,
+            duplicate: false,
+        })
+    }
+
+    fn duplicate_info(&self, m: BatchMetadata) -> AppendInfo {
+        AppendInfo {
+            base_offset: m.first_offset,
+            last_offset: m.last_offset,
+            log_append_time_ms: -1,
+            log_start_offset: self.log_start_offset,
+            duplicate: true,
+        }
+    }
+
+    fn maybe_roll(&mut self, batch_size: usize, last_delta: i32, now_ms: i64) -> Result<(), LogError> {
+        let config = self.config.clone();
+        let next = self.log_end_offset();
+        let active = self.active();
+        if active.is_empty() {
+            return Ok(());
+        }
+        let full = active.size() + batch_size as u64 > config.segment_bytes;
+        let rolled_since = active.first_batch_timestamp.filter(|t| *t > 0).unwrap_or(active.created_ms);
+        let old = now_ms - rolled_since > config.segment_ms;
+        let offsets_overflow = next + last_delta as i64 - active.base_offset > u32::MAX as i64;
+        if full || old || offsets_overflow || active.indexes_full() {
+            self.roll(now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Seals the active segment and starts a new one at the log end offset.
+    pub fn roll(&mut self, now_ms: i64) -> Result<(), LogError> {
+        let next = self.log_end_offset();
+        if self.active().base_offset == next {
+            return Ok(());
+        }
+        self.active_mut().seal()?;
+        let seg = Segment::create(&self.dir, next, self.config.segment_index_bytes, self.config.index_interval_bytes, now_ms)?;
+        tracing::debug!(dir = %self.dir.display(), base_offset = next, "rolled segment");
+        self.segments.insert(next, seg);
+        Ok(())
+    }
+
+    /// Plans a read of up to `max_bytes` from `offset`, never past
+    /// `max_offset` (the high watermark). With `min_one`, a first batch
+    /// larger than `max_bytes` is still returned whole (KIP-74).
+    pub fn plan_read(&self, offset: i64, max_bytes: usize, max_offset: i64, min_one: bool) -> Result<Option<ReadPlan>, LogError> {
+        let leo = self.log_end_offset();
+        if offset < self.log_start_offset || offset > leo {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                start: self.log_start_offset,
+                end: leo,
+            });
+        }
+        if offset >= max_offset {
+            return Ok(None);
+        }
+        let Some((_, seg)) = self.segments.range(..=offset).next_back() else {
+            return Ok(None);
+        };
+        let mut seg = seg;
+        let mut found = seg.position_of(offset)?;
+        if found.is_none() {
+            // The offset is past this segment's last batch: the next one has it.
+            if let Some((_, next)) = self.segments.range(offset + 1..).next() {
+                seg = next;
+                found = seg.position_of(offset)?;
+            }
+        }
+        let Some((position, first)) = found else {
+            return Ok(None);
+        };
+        // Upper bound: the end of the segment, or the first batch at or past
+        // max_offset when that lies inside it.
+        let end = if max_offset >= seg.next_offset {
+            seg.size()
+        } else {
+            seg.position_of(max_offset)?.map_or(seg.size(), |(p, _)| p)
+        };
+        let available = (end - position) as usize;
+        let mut len = available.min(max_bytes);
+        if min_one && len < first.total_size() {
+            len = first.total_size().min(available);
+        }
+        if len == 0 {
+            return Ok(None);
+        }
+        Ok(Some(ReadPlan {
+            file: seg.file(),
+            position,
+            len,
+        }))
+    }
+
+    /// Kafka's ListOffsets by timestamp: the first offset whose record
+    /// timestamp is >= `timestamp`, with that record's timestamp.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        for seg in self.segments.values() {
+            if seg.max_timestamp < timestamp || seg.next_offset <= self.log_start_offset {
+                continue;
+            }
+            if let Some((pos, header)) = seg.position_of_timestamp(timestamp)? {
+                let bytes = seg.read_at(pos, header.total_size())?;
+                for (offset, ts) in record_timestamps(&bytes)? {
+                    if ts >= timestamp && offset >= self.log_start_offset {
+                        return Ok(Some((offset, ts)));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Kafka's ListOffsets MAX_TIMESTAMP: the record with the largest timestamp.
+    pub fn offset_of_max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let Some(seg) = self
+            .segments
+            .values()
+            .filter(|s| s.max_timestamp >= 0)
+            .max_by_key(|s| (s.max_timestamp, std::cmp::Reverse(s.base_offset)))
+        else {
+            return Ok(None);
+        };
+        let target = seg.max_timestamp;
+        if let Some((pos, header)) = seg.scan_from(0, |h| h.max_timestamp == target)? {
+            let bytes = seg.read_at(pos, header.total_size())?;
+            if let Some((offset, ts)) = record_timestamps(&bytes)?.into_iter().find(|(_, ts)| *ts == target) {
+                return Ok(Some((offset, ts)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// DeleteRecords: moves the log start offset forward (never past the
+    /// high watermark) and drops whole segments below it.
+    pub fn delete_records_before(&mut self, offset: i64, high_watermark: i64) -> Result<i64, LogError> {
+        if offset > high_watermark || offset < 0 {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                start: self.log_start_offset,
+                end: high_watermark,
+            });
+        }
+        if offset > self.log_start_offset {
+            self.set_log_start_offset(offset)?;
+            self.delete_segments_below_start()?;
+        }
+        Ok(self.log_start_offset)
+    }
+
+    fn set_log_start_offset(&mut self, offset: i64) -> Result<(), LogError> {
+        self.log_start_offset = offset;
+        let tmp = self.dir.join(format!("{LOG_START_OFFSET_FILE}.tmp"));
+        std::fs::write(&tmp, offset.to_string())?;
+        std::fs::rename(&tmp, self.dir.join(LOG_START_OFFSET_FILE))?;
+        self.producers.truncate_head(offset);
+        Ok(())
+    }
+
+    fn delete_segments_below_start(&mut self) -> Result<(), LogError> {
+        while self.segments.len() > 1 {
+            let (&base, seg) = self.segments.iter().next().expect("len > 1");
+            if seg.next_offset > self.log_start_offset {
+                break;
+            }
+            let seg = self.segments.remove(&base).expect("present");
+            seg.delete()?;
+        }
+        Ok(())
+    }
+
+    /// Retention by time and size: deletes whole segments from the oldest,
+    /// never the only one; an expired active segment is rolled first.
+    pub fn enforce_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
+        if !self.config.delete {
+            return Ok(0);
+        }
+        let mut deleted = 0;
+        if self.config.retention_ms >= 0 {
+            let active_expired = {
+                let a = self.active();
+                !a.is_empty() && a.max_timestamp >= 0 && now_ms - a.max_timestamp > self.config.retention_ms
+            };
+            if active_expired {
+                self.roll(now_ms)?;
+            }
+            while self.segments.len() > 1 {
+                let seg = self.segments.values().next().expect("len > 1");
+                let newest = if seg.max_timestamp >= 0 { seg.max_timestamp } else { seg.created_ms };
+                if now_ms - newest <= self.config.retention_ms {
+                    break;
+                }
+                deleted += self.delete_oldest()?;
+            }
+        }
+        if self.config.retention_bytes >= 0 {
+            while self.segments.len() > 1 {
+                let oldest = self.segments.values().next().expect("len > 1").size();
+                if self.size_bytes() - oldest < self.config.retention_bytes as u64 {
+                    break;
+                }
+                deleted += self.delete_oldest()?;
+            }
+        }
+        Ok(deleted)
+    }
+
+    fn delete_oldest(&mut self) -> Result<usize, LogError> {
+        let (&base, _) = self.segments.iter().next().expect("caller checked len > 1");
+        let seg = self.segments.remove(&base).expect("present");
+        let next = seg.next_offset;
+        tracing::info!(dir = %self.dir.display(), base_offset = base, "deleting segment by retention");
+        seg.delete()?;
+        let new_start = (*self.segments.keys().next().expect("len > 0")).max(next);
+        if new_start > self.log_start_offset {
+            self.set_log_start_offset(new_start)?;
+        }
+        Ok(1)
+    }
+
+    /// The end offset of `epoch` (the start of the next epoch, or the log end
+    /// offset for the latest), as OffsetForLeaderEpoch answers.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        let leo = self.log_end_offset();
+        match self.epochs.iter().rposition(|(e, _)| *e <= epoch) {
+            None => (-1, -1),
+            Some(i) if i + 1 == self.epochs.len() => (self.epochs[i].0, leo),
+            Some(i) => (self.epochs[i].0, self.epochs[i + 1].1),
+        }
+    }
+
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        self.active().flush()?;
+        self.unflushed_messages = 0;
+        Ok(())
+    }
+
+    /// Clean shutdown: flush and trim the active segment's indexes.
+    pub fn close(&mut self) -> Result<(), LogError> {
+        self.flush()?;
+        self.active_mut().seal()?;
+        Ok(())
+    }
+
+    pub fn producer_count(&self) -> usize {
+        self.producers.len()
+    }
+
+    pub fn segment_file_name(base: i64) -> String {
+        file_name(base, "log")
+    }
+}
+
+fn record_epoch(epochs: &mut Vec<(i32, i64)>, epoch: i32, offset: i64) {
+    if epoch < 0 {
+        return;
+    }
+    match epochs.last() {
+        Some((e, _)) if *e >= epoch => {}
+        _ => epochs.push((epoch, offset)),
+    }
+}
+
+/// (offset, timestamp) of every record in one stored batch; decodes and,
+/// if needed, decompresses it. Only ListOffsets by timestamp needs this.
+fn record_timestamps(batch_bytes: &Bytes) -> Result<Vec<(i64, i64)>, LogError> {
+    let mut buf = batch_bytes.clone();
+    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf)
+        .map_err(|e| LogError::Corrupt(e.to_string()))?;
+    Ok(set.records.iter().map(|r| (r.offset, r.timestamp)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::batch::test_support::batch;
+    use super::*;
+
+    fn config() -> LogConfig {
+        let mut c = LogConfig::new(&crate::config::Config::embedded().log, &Default::default());
+        c.segment_bytes = 1024;
+        c.index_interval_bytes = 64;
+        c.segment_index_bytes = 4096;
+        c
+    }
+
+    #[test]
+    fn append_read_roll_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), config(), 0, true).unwrap();
+        for i in 0..50 {
+            let info = log.append(&batch(3, 1, 0, i * 3, 1000 + i as i64), 0, 2000).unwrap();
+            assert_eq!(info.base_offset, i as i64 * 3);
+        }
+        assert_eq!(log.log_end_offset(), 150);
+        assert!(log.segment_count() > 1, "segments roll at segment.bytes");
+        let plan = log.plan_read(100, 1 << 20, 150, true).unwrap().unwrap();
+        let data = plan.read().unwrap();
+        let h = BatchHeader::parse(&data).unwrap();
+        assert!(h.base_offset <= 100 && h.last_offset() >= 100);
+        assert_eq!(log.offset_for_timestamp(1010).unwrap(), Some((30, 1010)));
+        drop(log);
+        // Unclean reopen: state comes back from the files.
+        let log = PartitionLog::open(dir.path(), config(), 0, false).unwrap();
+        assert_eq!(log.log_end_offset(), 150);
+        assert_eq!(log.producer_count(), 1);
+    }
+
+    #[test]
+    fn torn_tail_is_cut_on_recovery() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), config(), 0, true).unwrap();
+        log.append(&batch(2, -1, -1, -1, 5), 0, 10).unwrap();
+        log.append(&batch(2, -1, -1, -1, 5), 0, 10).unwrap();
+        drop(log);
+        let path = dir.path().join(file_name(0, "log"));
+        let len = std::fs::metadata(&path).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(len - 7).unwrap();
+        let log = PartitionLog::open(dir.path(), config(), 0, false).unwrap();
+        assert_eq!(log.log_end_offset(), 2);
+    }
+
+    #[test]
+    fn duplicates_get_original_offsets_and_retention_moves_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), config(), 0, true).unwrap();
+        let b = batch(4, 9, 0, 0, 100);
+        assert_eq!(log.append(&b, 0, 200).unwrap().base_offset, 0);
+        let again = log.append(&b, 0, 200).unwrap();
+        assert!(again.duplicate);
+        assert_eq!(again.base_offset, 0);
+        assert_eq!(log.log_end_offset(), 4);
+        for i in 1..40 {
+            log.append(&batch(4, 9, 0, i * 4, 100), 0, 200).unwrap();
+        }
+        let mut c = config();
+        c.retention_bytes = 1024;
+        log.set_config(c);
+        assert!(log.enforce_retention(300).unwrap() > 0);
+        assert!(log.log_start_offset() > 0);
+        assert!(matches!(log.plan_read(0, 100, 1000, true), Err(LogError::OffsetOutOfRange { .. })));
+        let start = log.delete_records_before(150, 160).unwrap();
+        assert_eq!(start, 150);
+    }
+}

@@ -1,0 +1,312 @@
+//! One log segment: `<base>.log` plus its `.index` and `.timeindex`, named by
+//! the 20-digit base offset as Kafka names them.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, IoSlice, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memmap2::Mmap;
+
+use super::batch::{BatchHeader, BatchIter, HEADER_SIZE};
+use super::index::{OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
+
+pub fn file_name(base_offset: i64, ext: &str) -> String {
+    format!("{base_offset:020}.{ext}")
+}
+
+pub struct Segment {
+    pub base_offset: i64,
+    /// Shared with in-flight fetches so a deleted segment stays readable.
+    log: Arc<File>,
+    log_path: PathBuf,
+    size: u64,
+    offset_index: OffsetIndex,
+    time_index: TimeIndex,
+    index_interval_bytes: u32,
+    bytes_since_index: u32,
+    /// Largest record timestamp in the segment and the last offset of the
+    /// batch carrying it (-1 when empty).
+    pub max_timestamp: i64,
+    pub offset_of_max_timestamp: i64,
+    /// Next offset after the last batch (base_offset when empty).
+    pub next_offset: i64,
+    /// When the segment was created, for time-based rolling of empty segments.
+    pub created_ms: i64,
+    /// Timestamp of the first batch, which Kafka rolls by (`segment.ms`).
+    pub first_batch_timestamp: Option<i64>,
+}
+
+/// Whatever a scan of a segment's batches found.
+pub struct ScannedBatch {
+    pub position: u64,
+    pub header: BatchHeader,
+}
+
+impl Segment {
+    pub fn create(dir: &Path, base_offset: i64, index_max_bytes: u32, index_interval_bytes: u32, now_ms: i64) -> io::Result<Self> {
+        Self::open_files(dir, base_offset, index_max_bytes, index_interval_bytes, now_ms, true)
+    }
+
+    fn open_files(dir: &Path, base_offset: i64, index_max_bytes: u32, index_interval_bytes: u32, now_ms: i64, create: bool) -> io::Result<Self> {
+        let log_path = dir.join(file_name(base_offset, "log"));
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .truncate(false)
+            .open(&log_path)?;
+        let size = log.metadata()?.len();
+        let offset_index = OffsetIndex::open(&dir.join(file_name(base_offset, "index")), index_max_bytes)?;
+        let time_index = TimeIndex::open(&dir.join(file_name(base_offset, "timeindex")), index_max_bytes)?;
+        Ok(Segment {
+            base_offset,
+            log: Arc::new(log),
+            log_path,
+            size,
+            offset_index,
+            time_index,
+            index_interval_bytes,
+            bytes_since_index: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            next_offset: base_offset,
+            created_ms: now_ms,
+            first_batch_timestamp: None,
+        })
+    }
+
+    /// Opens an existing segment and recovers it: batches are walked (with
+    /// CRC checks when `verify` is set), a torn or corrupt tail is cut, and
+    /// the indexes are rebuilt when `rebuild_indexes` is set or they disagree
+    /// with the log. Calls `visit` for every good batch, in order.
+    pub fn recover(
+        dir: &Path,
+        base_offset: i64,
+        index_max_bytes: u32,
+        index_interval_bytes: u32,
+        now_ms: i64,
+        verify: bool,
+        mut rebuild_indexes: bool,
+        visit: &mut dyn FnMut(&ScannedBatch),
+    ) -> io::Result<Self> {
+        let mut seg = Self::open_files(dir, base_offset, index_max_bytes, index_interval_bytes, now_ms, false)?;
+        if let Ok(meta) = std::fs::metadata(&seg.log_path) {
+            if let Ok(created) = meta.modified() {
+                if let Ok(d) = created.duration_since(std::time::UNIX_EPOCH) {
+                    seg.created_ms = d.as_millis() as i64;
+                }
+            }
+        }
+        if !rebuild_indexes && !seg.indexes_look_sane() {
+            tracing::warn!(segment = %seg.log_path.display(), "index disagrees with the log, rebuilding");
+            rebuild_indexes = true;
+        }
+        if rebuild_indexes {
+            seg.offset_index.clear();
+            seg.time_index.clear();
+        }
+        let valid = if seg.size == 0 {
+            0
+        } else {
+            // SAFETY: read-only view of a file this broker owns; the log is
+            // not written while it is being recovered.
+            let map = unsafe { Mmap::map(&*seg.log)? };
+            let mut it = BatchIter::new(&map, verify);
+            let mut prev_next = base_offset;
+            let mut valid = 0usize;
+            while let Some((pos, header)) = it.next() {
+                if header.base_offset < prev_next && pos > 0 || header.last_offset() < header.base_offset {
+                    tracing::warn!(segment = %seg.log_path.display(), position = pos, "offsets go backwards, cutting the log here");
+                    break;
+                }
+                prev_next = header.last_offset() + 1;
+                seg.observe(pos as u64, &header, rebuild_indexes)?;
+                visit(&ScannedBatch {
+                    position: pos as u64,
+                    header,
+                });
+                valid = pos + header.total_size();
+            }
+            if let Some(err) = &it.error {
+                tracing::warn!(segment = %seg.log_path.display(), position = valid, error = %err, "cutting a torn or corrupt log tail");
+            }
+            valid as u64
+        };
+        if valid < seg.size {
+            seg.log.set_len(valid)?;
+            seg.size = valid;
+            let cut = seg.next_offset;
+            seg.offset_index.truncate_to_key(cut - base_offset);
+        }
+        Ok(seg)
+    }
+
+    /// Index entries must point inside the log, in order.
+    fn indexes_look_sane(&self) -> bool {
+        if let Some(last) = self.offset_index.last() {
+            if last.position as u64 >= self.size.max(1) {
+                return false;
+            }
+        }
+        if let Some(last) = self.time_index.last() {
+            if last.relative_offset as i64 > i64::from(u32::MAX) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Bookkeeping for one batch at `position` (append and recovery share it).
+    fn observe(&mut self, position: u64, h: &BatchHeader, index: bool) -> io::Result<()> {
+        let size = h.total_size() as u32;
+        if self.first_batch_timestamp.is_none() {
+            self.first_batch_timestamp = Some(h.max_timestamp);
+        }
+        if h.max_timestamp > self.max_timestamp {
+            self.max_timestamp = h.max_timestamp;
+            self.offset_of_max_timestamp = h.last_offset();
+        }
+        self.next_offset = h.last_offset() + 1;
+        if index && (self.bytes_since_index >= self.index_interval_bytes || position == 0) {
+            self.offset_index.append(OffsetEntry {
+                relative_offset: (h.base_offset - self.base_offset) as u32,
+                position: position as u32,
+            })?;
+            self.time_index.append(TimeEntry {
+                timestamp: self.max_timestamp,
+                relative_offset: (self.offset_of_max_timestamp - self.base_offset) as u32,
+            })?;
+            self.bytes_since_index = 0;
+        }
+        self.bytes_since_index = self.bytes_since_index.saturating_add(size);
+        Ok(())
+    }
+
+    /// Appends one batch. `head` replaces the batch's first bytes (base
+    /// offset, length, leader epoch and anything else rewritten); `tail` is
+    /// the client's bytes after them, written without copying.
+    pub fn append(&mut self, header: &BatchHeader, head: &[u8], tail: &[u8]) -> io::Result<()> {
+        debug_assert!(header.base_offset >= self.next_offset, "offsets must increase");
+        let position = self.size;
+        let mut bufs = [IoSlice::new(head), IoSlice::new(tail)];
+        let mut slices: &mut [IoSlice] = &mut bufs;
+        let total = head.len() + tail.len();
+        let mut written = 0;
+        let mut file = &*self.log;
+        while written < total {
+            let n = file.write_vectored(slices)?;
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::WriteZero, "log write returned 0"));
+            }
+            written += n;
+            IoSlice::advance_slices(&mut slices, n);
+        }
+        self.size += total as u64;
+        self.observe(position, header, true)
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    pub fn file(&self) -> Arc<File> {
+        self.log.clone()
+    }
+
+    pub fn indexes_full(&self) -> bool {
+        self.offset_index.is_full() || self.time_index.is_full()
+    }
+
+    /// File position of the first batch whose last offset is >= `offset`,
+    /// found by the offset index and a short scan of batch headers.
+    pub fn position_of(&self, offset: i64) -> io::Result<Option<(u64, BatchHeader)>> {
+        let start = self
+            .offset_index
+            .floor(offset - self.base_offset)
+            .map_or(0, |e| e.position as u64);
+        self.scan_from(start, |h| h.last_offset() >= offset)
+    }
+
+    /// First batch (from `start`) for which `stop` holds.
+    pub fn scan_from(&self, mut position: u64, mut stop: impl FnMut(&BatchHeader) -> bool) -> io::Result<Option<(u64, BatchHeader)>> {
+        let mut buf = [0u8; HEADER_SIZE];
+        while position + HEADER_SIZE as u64 <= self.size {
+            self.log.read_exact_at(&mut buf, position)?;
+            let header = BatchHeader::parse(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            if stop(&header) {
+                return Ok(Some((position, header)));
+            }
+            position += header.total_size() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Position of the first batch whose max timestamp is >= `timestamp`.
+    pub fn position_of_timestamp(&self, timestamp: i64) -> io::Result<Option<(u64, BatchHeader)>> {
+        let start_offset = self
+            .time_index
+            .floor(timestamp - 1)
+            .map_or(self.base_offset, |e| self.base_offset + e.relative_offset as i64);
+        let start = self
+            .offset_index
+            .floor(start_offset - self.base_offset)
+            .map_or(0, |e| e.position as u64);
+        self.scan_from(start, |h| h.max_timestamp >= timestamp)
+    }
+
+    pub fn read_at(&self, position: u64, len: usize) -> io::Result<bytes::Bytes> {
+        let mut buf = vec![0u8; len];
+        self.log.read_exact_at(&mut buf, position)?;
+        Ok(bytes::Bytes::from(buf))
+    }
+
+    /// Removes the tail from `offset` on (used when recovery or a follower
+    /// truncates); returns whether anything was cut.
+    pub fn truncate_to(&mut self, offset: i64) -> io::Result<bool> {
+        let Some((pos, _)) = self.position_of(offset)? else {
+            return Ok(false);
+        };
+        self.log.set_len(pos)?;
+        self.size = pos;
+        self.offset_index.truncate_to_key(offset - self.base_offset);
+        self.time_index.clear();
+        self.next_offset = offset;
+        Ok(true)
+    }
+
+    /// The segment stops being active: flush it and cut its indexes.
+    pub fn seal(&mut self) -> io::Result<()> {
+        self.flush()?;
+        self.offset_index.trim()?;
+        self.time_index.trim()
+    }
+
+    pub fn flush(&self) -> io::Result<()> {
+        self.log.sync_data()?;
+        self.offset_index.flush()?;
+        self.time_index.flush()
+    }
+
+    pub fn delete(self) -> io::Result<()> {
+        let paths = [
+            self.log_path.clone(),
+            self.offset_index.path().to_path_buf(),
+            self.time_index.path().to_path_buf(),
+        ];
+        drop(self);
+        for p in paths {
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,256 @@
+//! The controller's decisions: turning admin requests into metadata records
+//! against the current image, with Kafka's validation and error codes.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::error::ResponseError;
+use uuid::Uuid;
+
+use super::records::{MetadataRecord, RESOURCE_TOPIC};
+use super::ClusterImage;
+use crate::log::config as topic_config;
+
+/// A refused admin operation: the Kafka error and its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ResponseError,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ResponseError, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Kafka's `Topic.validate`: 1..=249 chars of `[a-zA-Z0-9._-]`, not `.`/`..`.
+pub fn validate_topic_name(name: &str) -> Result<(), ApiError> {
+    let bad = |m: String| Err(ApiError::new(ResponseError::InvalidTopicException, m));
+    if name.is_empty() {
+        return bad("Topic name is illegal, it can't be empty".into());
+    }
+    if name == "." || name == ".." {
+        return bad("Topic name cannot be \".\" or \"..\"".into());
+    }
+    if name.len() > 249 {
+        return bad(format!("Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"));
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+        return bad(format!(
+            "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_topic_configs(configs: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    for (k, v) in configs {
+        topic_config::validate(k, v).map_err(|m| ApiError::new(ResponseError::InvalidConfig, m))?;
+    }
+    Ok(())
+}
+
+/// What a new topic should look like.
+pub struct NewTopic<'a> {
+    pub name: &'a str,
+    pub num_partitions: i32,
+    pub replication_factor: i16,
+    /// Explicit replica assignment, partition -> brokers (CreateTopics).
+    pub assignments: Option<BTreeMap<i32, Vec<i32>>>,
+    pub configs: BTreeMap<String, String>,
+}
+
+/// Validates a new topic against the image and the live brokers and
+/// returns the records that create it.
+pub fn create_topic(image: &ClusterImage, topic: &NewTopic, brokers: &[i32]) -> Result<Vec<MetadataRecord>, ApiError> {
+    validate_topic_name(topic.name)?;
+    if image.topics.contains_key(topic.name) {
+        return Err(ApiError::new(
+            ResponseError::TopicAlreadyExists,
+            format!("Topic '{}' already exists.", topic.name),
+        ));
+    }
+    validate_topic_configs(&topic.configs)?;
+    let assignments = match &topic.assignments {
+        Some(a) => {
+            if a.is_empty() || a.keys().copied().ne(0..a.len() as i32) {
+                return Err(ApiError::new(
+                    ResponseError::InvalidReplicaAssignment,
+                    "Partitions must be numbered consecutively from 0",
+                ));
+            }
+            for replicas in a.values() {
+                if replicas.is_empty() || replicas.iter().any(|r| !brokers.contains(r)) {
+                    return Err(ApiError::new(
+                        ResponseError::InvalidReplicaAssignment,
+                        format!("The manual partition assignment includes a broker that is not registered: {replicas:?}"),
+                    ));
+                }
+            }
+            a.clone()
+        }
+        None => {
+            if topic.num_partitions <= 0 {
+                return Err(ApiError::new(
+                    ResponseError::InvalidPartitions,
+                    "Number of partitions was set to an invalid non-positive value.",
+                ));
+            }
+            if topic.replication_factor <= 0 {
+                return Err(ApiError::new(
+                    ResponseError::InvalidReplicationFactor,
+                    "Replication factor must be larger than 0, or -1 to use the default value.",
+                ));
+            }
+            if topic.replication_factor as usize > brokers.len() {
+                return Err(ApiError::new(
+                    ResponseError::InvalidReplicationFactor,
+                    format!(
+                        "Unable to replicate the partition {} time(s): The target replication factor of {} cannot be reached because only {} broker(s) are registered.",
+                        topic.replication_factor,
+                        topic.replication_factor,
+                        brokers.len()
+                    ),
+                ));
+            }
+            (0..topic.num_partitions)
+                .map(|p| {
+                    let rf = topic.replication_factor as usize;
+                    let replicas = (0..rf).map(|i| brokers[(p as usize + i) % brokers.len()]).collect();
+                    (p, replicas)
+                })
+                .collect()
+        }
+    };
+    let topic_id = Uuid::new_v4();
+    let mut records = vec![MetadataRecord::Topic {
+        name: topic.name.to_string(),
+        topic_id,
+    }];
+    for (k, v) in &topic.configs {
+        records.push(MetadataRecord::Config {
+            resource_type: RESOURCE_TOPIC,
+            resource_name: topic.name.to_string(),
+            name: k.clone(),
+            value: Some(v.clone()),
+        });
+    }
+    for (partition, replicas) in assignments {
+        records.push(partition_record(topic_id, partition, replicas));
+    }
+    Ok(records)
+}
+
+fn partition_record(topic_id: Uuid, partition: i32, replicas: Vec<i32>) -> MetadataRecord {
+    MetadataRecord::Partition {
+        topic_id,
+        partition,
+        leader: replicas[0],
+        isr: replicas.clone(),
+        replicas,
+        leader_epoch: 0,
+    }
+}
+
+/// CreatePartitions: grows a topic to `count` partitions.
+pub fn create_partitions(image: &ClusterImage, name: &str, count: i32, brokers: &[i32]) -> Result<Vec<MetadataRecord>, ApiError> {
+    let topic = image.topics.get(name).ok_or_else(|| {
+        ApiError::new(ResponseError::UnknownTopicOrPartition, format!("The topic '{name}' does not exist."))
+    })?;
+    let current = topic.partitions.len() as i32;
+    if count < current {
+        return Err(ApiError::new(
+            ResponseError::InvalidPartitions,
+            format!("The topic {name} currently has {current} partition(s); {count} would not be an increase."),
+        ));
+    }
+    if count == current {
+        return Err(ApiError::new(
+            ResponseError::InvalidPartitions,
+            format!("Topic already has {current} partition(s)."),
+        ));
+    }
+    let rf = topic.partitions.values().next().map_or(1, |p| p.replicas.len()).min(brokers.len());
+    Ok((current..count)
+        .map(|p| {
+            let replicas = (0..rf).map(|i| brokers[(p as usize + i) % brokers.len()]).collect();
+            partition_record(topic.id, p, replicas)
+        })
+        .collect())
+}
+
+pub fn delete_topic(image: &ClusterImage, name: &str) -> Result<Vec<MetadataRecord>, ApiError> {
+    let topic = image.topics.get(name).ok_or_else(|| {
+        ApiError::new(ResponseError::UnknownTopicOrPartition, "This server does not host this topic-partition.")
+    })?;
+    Ok(vec![MetadataRecord::RemoveTopic { topic_id: topic.id }])
+}
+
+/// Config changes on a topic: `Some` sets, `None` deletes.
+pub fn alter_topic_configs(
+    image: &ClusterImage,
+    name: &str,
+    changes: &BTreeMap<String, Option<String>>,
+) -> Result<Vec<MetadataRecord>, ApiError> {
+    if !image.topics.contains_key(name) {
+        return Err(ApiError::new(
+            ResponseError::UnknownTopicOrPartition,
+            format!("The topic '{name}' does not exist."),
+        ));
+    }
+    let mut records = Vec::new();
+    for (k, v) in changes {
+        match v {
+            Some(value) => topic_config::validate(k, value),
+            None => topic_config::definition(k).map(|_| ()).ok_or_else(|| format!("Unknown topic config name: {k}")),
+        }
+        .map_err(|m| ApiError::new(ResponseError::InvalidConfig, m))?;
+        records.push(MetadataRecord::Config {
+            resource_type: RESOURCE_TOPIC,
+            resource_name: name.to_string(),
+            name: k.clone(),
+            value: v.clone(),
+        });
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_topic(name: &str, partitions: i32, rf: i16) -> NewTopic<'_> {
+        NewTopic {
+            name,
+            num_partitions: partitions,
+            replication_factor: rf,
+            assignments: None,
+            configs: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn topic_creation_rules() {
+        let mut image = ClusterImage::default();
+        let records = create_topic(&image, &new_topic("orders", 3, 1), &[1]).unwrap();
+        assert_eq!(records.len(), 4);
+        for r in &records {
+            image.apply(r);
+        }
+        assert_eq!(image.topics["orders"].partitions.len(), 3);
+        let err = |t: NewTopic| create_topic(&image, &t, &[1]).unwrap_err().code;
+        assert_eq!(err(new_topic("orders", 1, 1)), ResponseError::TopicAlreadyExists);
+        assert_eq!(err(new_topic("bad name", 1, 1)), ResponseError::InvalidTopicException);
+        assert_eq!(err(new_topic("x", 0, 1)), ResponseError::InvalidPartitions);
+        assert_eq!(err(new_topic("x", 1, 3)), ResponseError::InvalidReplicationFactor);
+        let mut bad_config = new_topic("x", 1, 1);
+        bad_config.configs.insert("retention.ms".into(), "never".into());
+        assert_eq!(err(bad_config), ResponseError::InvalidConfig);
+        assert_eq!(create_partitions(&image, "orders", 2, &[1]).unwrap_err().code, ResponseError::InvalidPartitions);
+        assert_eq!(create_partitions(&image, "orders", 5, &[1]).unwrap().len(), 2);
+        assert_eq!(delete_topic(&image, "nope").unwrap_err().code, ResponseError::UnknownTopicOrPartition);
+    }
+}
