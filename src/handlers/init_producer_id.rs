@@ -10,6 +10,10 @@ pub async fn handle(ctx: &RequestContext, req: InitProducerIdRequest) -> Result<
     let mut resp = InitProducerIdResponse::default();
     resp.producer_id = ProducerId(-1);
     resp.producer_epoch = -1;
+    if req.transactional_id.as_ref().is_some_and(|t| t.0.is_empty()) {
+        resp.error_code = ResponseError::InvalidRequest.code();
+        return Ok(Some(resp));
+    }
     if req.transactional_id.is_some() {
         // Transactions arrive with their own issue; until then a
         // transactional producer is told plainly that it cannot start.

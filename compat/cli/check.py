@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Checkers and input generators for compat/cli/run.sh (standard library only).
+
+Each checker reads a tool's stdout on stdin and prints nothing when all is
+well, or one line saying what is wrong.
+
+  check.py console-input N                    lines for the console producer
+  check.py verifiable-producer N ACKED_OUT    check VerifiableProducer events; write "partition offset value" lines
+  check.py verifiable-consumer ACKED          check VerifiableConsumer events cover every acked record
+  check.py log-dirs TOPIC PARTITIONS MIN_BYTES check LogDirsCommand JSON
+  check.py max-timestamp                      stdin: console consumer lines "CreateTime:<ts>\tOffset:<o>\t..."; print
+                                              the offset Kafka reports for max-timestamp (first offset with the largest timestamp)
+"""
+
+import json
+import sys
+
+
+def events(stream):
+    for line in stream:
+        if line.startswith("{"):
+            yield json.loads(line)
+
+
+def console_input(n):
+    # headers<TAB>key<TAB>value; null key/value markers, an empty value,
+    # repeated header keys, an empty header value and non-ASCII text
+    out = sys.stdout
+    for i in range(n):
+        key = "<null>" if i % 50 == 7 else "key-%d" % i
+        if i % 50 == 9:
+            value = "<null>"
+        elif i % 50 == 11:
+            value = ""
+        else:
+            value = "value %d \u00fcn\u00efc\u00f6d\u00e9 \u2713 %s" % (i, "x" * (i % 13))
+        headers = "idx:%d,dup:a,dup:b,empty:" % i
+        out.write("%s\t%s\t%s\n" % (headers, key, value))
+
+
+def verifiable_producer(n, acked_path):
+    acked, errors, tool = [], [], None
+    for ev in events(sys.stdin):
+        if ev["name"] == "producer_send_success":
+            acked.append((ev["partition"], ev["offset"], ev["value"]))
+        elif ev["name"] == "producer_send_error":
+            errors.append(ev)
+        elif ev["name"] == "tool_data":
+            tool = ev
+    if errors:
+        return "%d send errors, first: %s" % (len(errors), errors[0].get("message"))
+    if tool is None or tool["sent"] != n or tool["acked"] != n:
+        return "tool_data %s, want sent=acked=%d" % (tool, n)
+    if sorted(int(v) for _, _, v in acked) != list(range(n)):
+        return "acked values are not exactly 0..%d" % (n - 1)
+    by_partition = {}
+    for p, o, _ in acked:
+        by_partition.setdefault(p, set()).add(o)
+    for p, offs in by_partition.items():
+        if offs != set(range(len(offs))):
+            return "partition %d: acked offsets are not 0..%d" % (p, len(offs) - 1)
+    if len(by_partition) != 2:
+        return "records acked on %d of 2 partitions" % len(by_partition)
+    with open(acked_path, "w") as f:
+        for p, o, v in sorted(acked):
+            f.write("%d %d %s\n" % (p, o, v))
+    return None
+
+
+def verifiable_consumer(acked_path):
+    acked = {}
+    with open(acked_path) as f:
+        for line in f:
+            p, o, _ = line.split(" ", 2)
+            acked.setdefault(int(p), set()).add(int(o))
+    consumed, committed, names = {}, {}, set()
+    for ev in events(sys.stdin):
+        names.add(ev["name"])
+        if ev["name"] == "records_consumed":
+            for r in ev["partitions"]:
+                consumed.setdefault(r["partition"], set()).update(range(r["minOffset"], r["maxOffset"] + 1))
+        elif ev["name"] == "offsets_committed":
+            if not ev.get("success"):
+                return "offset commit failed: %s" % ev.get("error")
+            for r in ev["offsets"]:
+                committed[r["partition"]] = max(committed.get(r["partition"], 0), r["offset"])
+    for p, offs in sorted(acked.items()):
+        missing = offs - consumed.get(p, set())
+        if missing:
+            return "partition %d: %d acked records not consumed (first offset %d); events seen %s" % (
+                p, len(missing), min(missing), sorted(names))
+        if committed.get(p) != max(offs) + 1:
+            return "partition %d: committed %s, want %d" % (p, committed.get(p), max(offs) + 1)
+    return None
+
+
+def log_dirs(topic, partitions, min_bytes):
+    sizes = {}
+    docs = list(events(sys.stdin))
+    if not docs:
+        return "no JSON document in the output"
+    for b in docs[0]["brokers"]:
+        for d in b["logDirs"]:
+            if d.get("error"):
+                return "log dir %s: error %s" % (d.get("logDir"), d["error"])
+            for p in d["partitions"]:
+                sizes[p["partition"]] = p["size"]
+    want = {"%s-%d" % (topic, i) for i in range(partitions)}
+    if set(sizes) != want:
+        return "partitions listed: %s, want %s" % (sorted(sizes), sorted(want))
+    if sum(sizes.values()) < min_bytes:
+        return "sizes %s add up to less than %d bytes" % (sizes, min_bytes)
+    return None
+
+
+def max_timestamp():
+    best = None
+    for line in sys.stdin:
+        fields = dict(f.split(":", 1) for f in line.rstrip("\n").split("\t")[:2])
+        ts, off = int(fields["CreateTime"]), int(fields["Offset"])
+        if best is None or ts > best[0]:
+            best = (ts, off)
+    print(best[1] if best else "none")
+
+
+def main():
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "console-input":
+        console_input(int(args[0]))
+        return
+    if cmd == "max-timestamp":
+        max_timestamp()
+        return
+    if cmd == "verifiable-producer":
+        msg = verifiable_producer(int(args[0]), args[1])
+    elif cmd == "verifiable-consumer":
+        msg = verifiable_consumer(args[0])
+    elif cmd == "log-dirs":
+        msg = log_dirs(args[0], int(args[1]), int(args[2]))
+    else:
+        msg = "unknown command %s" % cmd
+    if msg:
+        print(msg)
+
+
+if __name__ == "__main__":
+    main()

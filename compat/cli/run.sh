@@ -1,0 +1,527 @@
+#!/usr/bin/env bash
+# cli suite: Apache Kafka's own command-line tools, run from the Maven jars
+# that compat/lib/kafka-libs.sh resolves (java -cp "compat/.cache/kafka-libs/*"
+# <main class>), against <bootstrap>.
+#
+# Usage: compat/cli/run.sh <bootstrap> [case ...]
+# Prints "RESULT <case> <pass|fail|xfail> <message>" per case on stdout;
+# tool output and diagnostics go to stderr. Every tool invocation runs under
+# `timeout`, so every case is bounded.
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+compat="$(cd "$here/.." && pwd)"
+boot="${1:?usage: run.sh <bootstrap> [case ...]}"
+shift
+only=" $* "
+export COMPAT_TARGET="${COMPAT_TARGET:-fjord}"
+run_id="$(printf '%x%04x' "$(date +%s)" $(($$ & 0xffff)))"
+work="$(mktemp -d "${TMPDIR:-/tmp}/compat-cli.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+log() { echo "[cli] $*" >&2; }
+
+ALL_CASES=(
+  topics_create topics_list topics_describe topics_alter_partitions topics_delete
+  configs_topic_alter configs_broker_describe
+  get_offsets broker_api_versions delete_records log_dirs
+  console_produce_consume
+  producer_perf_test consumer_perf_test
+  verifiable_producer verifiable_producer_console_check verifiable_consumer
+  consumer_groups
+)
+# Cases that need consumer groups: xfail (not fail) on fjord until its group
+# coordinator exists.
+GROUP_CASES=" consumer_perf_test verifiable_consumer consumer_groups "
+
+# Preflight: with nothing listening, report every case at once instead of
+# letting each one run into its deadline.
+first="${boot%%,*}"
+if ! timeout 5 bash -c "exec 3<>/dev/tcp/${first%:*}/${first##*:}" 2>/dev/null; then
+  echo "[cli] nothing accepts connections on $first" >&2
+  for c in "${ALL_CASES[@]}"; do
+    if [ $# -gt 0 ] && [[ " $* " != *" $c "* ]]; then continue; fi
+    echo "RESULT $c fail cannot connect to $first"
+  done
+  exit 0
+fi
+
+# Resolve the Kafka jars (idempotent; a no-op once compat/.cache/kafka-libs exists).
+# shellcheck source=compat/lib/kafka-libs.sh
+if ! . "$compat/lib/kafka-libs.sh" >&2; then
+  for c in "${ALL_CASES[@]}"; do
+    echo "RESULT $c fail could not resolve the Kafka jars (compat/lib/kafka-libs.sh)"
+  done
+  exit 0
+fi
+log "Kafka tools $KAFKA_VERSION, target $COMPAT_TARGET, run $run_id"
+
+JAVA_BIN="${JAVA:-${JAVA_HOME:+$JAVA_HOME/bin/}java}"
+# Short-lived tools: favour start-up time over peak throughput.
+JVM_OPTS=(-Xshare:auto -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xms64m -Xmx512m
+  -Djava.awt.headless=true "-Dlog4j2.configurationFile=${COMPAT_CLI_LOG4J:-$here/log4j2-tools.properties}")
+# Seconds one tool invocation may take; group tools get less on fjord, where
+# they are expected to fail until the group coordinator exists.
+TOOL_TIMEOUT="${COMPAT_CLI_TOOL_TIMEOUT:-40}"
+if [ "$COMPAT_TARGET" = kafka ]; then GROUP_TIMEOUT=60; else GROUP_TIMEOUT=25; fi
+
+# Main classes (Kafka 4.x; ConfigCommand is still Scala, in kafka_2.13).
+TOPICS=org.apache.kafka.tools.TopicCommand
+CONFIGS=kafka.admin.ConfigCommand
+GET_OFFSETS=org.apache.kafka.tools.GetOffsetShell
+API_VERSIONS=org.apache.kafka.tools.BrokerApiVersionsCommand
+DELETE_RECORDS=org.apache.kafka.tools.DeleteRecordsCommand
+LOG_DIRS=org.apache.kafka.tools.LogDirsCommand
+CONSOLE_PRODUCER=org.apache.kafka.tools.ConsoleProducer
+CONSOLE_CONSUMER=org.apache.kafka.tools.consumer.ConsoleConsumer
+PRODUCER_PERF=org.apache.kafka.tools.ProducerPerformance
+CONSUMER_PERF=org.apache.kafka.tools.ConsumerPerformance
+VERIFIABLE_PRODUCER=org.apache.kafka.tools.VerifiableProducer
+VERIFIABLE_CONSUMER=org.apache.kafka.tools.VerifiableConsumer
+CONSUMER_GROUPS=org.apache.kafka.tools.consumer.group.ConsumerGroupCommand
+
+# ---------------------------------------------------------------------------
+# helpers (used inside a case's subshell)
+
+# fail MESSAGE: end the current case with MESSAGE.
+fail() {
+  printf '%s\n' "$*" >"$work/fail"
+  exit 1
+}
+
+# tool [-t SECONDS] [-i INPUT_FILE] MAIN_CLASS ARGS...: run a Kafka tool;
+# stdout to $work/out (also returned in $OUT), stderr to $work/err.
+# Returns the tool's status (124 on timeout).
+tool() {
+  local secs="$TOOL_TIMEOUT" input=/dev/null
+  while :; do
+    case "$1" in
+      -t) secs="$2"; shift 2 ;;
+      -i) input="$2"; shift 2 ;;
+      *) break ;;
+    esac
+  done
+  local main="$1"
+  shift
+  echo "[cli]   \$ ${main##*.} $*" >&2
+  timeout -k 5 "$secs" "$JAVA_BIN" "${JVM_OPTS[@]}" -cp "$KAFKA_LIBS_CP" "$main" "$@" \
+    <"$input" >"$work/out" 2>"$work/err"
+  local rc=$?
+  OUT="$(cat "$work/out")"
+  if [ $rc -ne 0 ]; then
+    echo "[cli]   exit $rc; stdout:" >&2
+    tail -n 20 "$work/out" | sed 's/^/[cli]     /' >&2
+  fi
+  sed 's/^/[cli]     /' "$work/err" >&2
+  return $rc
+}
+
+# must DESCRIPTION MAIN_CLASS ARGS...: run a tool, fail the case if it fails.
+must() {
+  local what="$1"
+  shift
+  tool "$@"
+  local rc=$?
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+    fail "$what timed out"
+  elif [ $rc -ne 0 ]; then
+    fail "$what exited with $rc: $(grep -m1 -iE 'error|exception' "$work/err" "$work/out" | cut -d: -f2- | head -c 200)"
+  fi
+}
+
+# The first line of stderr that looks like an error, for failure messages.
+first_error() { grep -m1 -ihE 'error|exception' "$work/err" | head -c 200; }
+
+topic_name() { echo "compat-cli-${1//_/-}-$run_id"; }
+
+create_topic() { # create_topic NAME PARTITIONS [--config k=v ...]
+  local t="$1" p="$2"
+  shift 2
+  must "kafka-topics --create $t" "$TOPICS" --bootstrap-server "$boot" --create --topic "$t" \
+    --partitions "$p" --replication-factor 1 "$@"
+  grep -qx "Created topic $t." <<<"$OUT" || fail "kafka-topics --create printed: $(head -1 <<<"$OUT")"
+}
+
+
+# get_offsets TOPIC TIME: kafka-get-offsets; sets OFFS to "p:offset p:offset ..."
+# (sorted by partition) and OFFS_SUM to the sum of the offsets.
+get_offsets() {
+  must "kafka-get-offsets --time $2" "$GET_OFFSETS" --bootstrap-server "$boot" --topic "$1" --time "$2"
+  OFFS="$(sed -n "s/^$1:\([0-9]*\):\(-\{0,1\}[0-9]*\)\$/\1:\2/p" <<<"$OUT" | sort -n | paste -sd' ')"
+  OFFS_SUM="$(tr ' ' '\n' <<<"$OFFS" | awk -F: '{s += $2} END {print s + 0}')"
+}
+
+# console_produce TOPIC FILE: pipe FILE into the console producer (keys and
+# headers parsed, acks=all).
+console_produce() {
+  must "kafka-console-producer" -i "$2" "$CONSOLE_PRODUCER" --bootstrap-server "$boot" --topic "$1" \
+    --property parse.key=true --property parse.headers=true --property 'null.marker=<null>' \
+    --producer-property acks=all
+}
+
+# ---------------------------------------------------------------------------
+# cases
+
+case_topics_create() {
+  local t
+  t="$(topic_name topics_create)"
+  create_topic "$t" 3 --config retention.ms=3600000 --config cleanup.policy=compact,delete \
+    --config max.message.bytes=2000000
+  # creating it again must be refused
+  tool "$TOPICS" --bootstrap-server "$boot" --create --topic "$t" --partitions 3 --replication-factor 1
+  local rc=$?
+  [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "second --create of $t: exit $rc, expected an error"
+  grep -q "TopicExistsException\|already exists" "$work/err" "$work/out" ||
+    fail "second --create: no 'already exists' error: $(first_error)"
+  # --if-not-exists makes it a no-op
+  must "kafka-topics --create --if-not-exists" "$TOPICS" --bootstrap-server "$boot" --create \
+    --if-not-exists --topic "$t" --partitions 3 --replication-factor 1
+}
+
+case_topics_list() {
+  local t
+  t="$(topic_name topics_list)"
+  create_topic "$t" 1
+  must "kafka-topics --list" "$TOPICS" --bootstrap-server "$boot" --list
+  grep -qx "$t" <<<"$OUT" || fail "$t missing from --list ($(wc -l <<<"$OUT") topics listed)"
+  must "kafka-topics --list --topic" "$TOPICS" --bootstrap-server "$boot" --list --topic "$t"
+  [ "$OUT" = "$t" ] || fail "--list --topic $t printed '$(head -c 200 <<<"$OUT")'"
+}
+
+case_topics_describe() {
+  local t
+  t="$(topic_name topics_describe)"
+  create_topic "$t" 3 --config retention.ms=3600000 --config cleanup.policy=compact,delete \
+    --config max.message.bytes=2000000
+  must "kafka-topics --describe" "$TOPICS" --bootstrap-server "$boot" --describe --topic "$t"
+  local head
+  head="$(grep -m1 "^Topic: $t	" <<<"$OUT")" || fail "no summary line for $t: $(head -1 <<<"$OUT")"
+  grep -q "PartitionCount: 3	" <<<"$head" || fail "summary: $head"
+  grep -q "ReplicationFactor: 1	" <<<"$head" || fail "summary: $head"
+  grep -Eq "TopicId: [A-Za-z0-9_-]{22}	" <<<"$head" || fail "no topic id: $head"
+  for kv in retention.ms=3600000 cleanup.policy=compact,delete max.message.bytes=2000000; do
+    grep -q "Configs:.*$kv" <<<"$head" || fail "describe lacks $kv: $head"
+  done
+  for p in 0 1 2; do
+    grep -Eq "^	Topic: $t	Partition: $p	Leader: [0-9]+	Replicas: [0-9]+	Isr: [0-9]+" <<<"$OUT" ||
+      fail "no leader/replicas/isr line for partition $p"
+  done
+}
+
+case_topics_alter_partitions() {
+  local t
+  t="$(topic_name topics_alter)"
+  create_topic "$t" 3
+  must "kafka-topics --alter --partitions 5" "$TOPICS" --bootstrap-server "$boot" --alter --topic "$t" --partitions 5
+  local deadline=$((SECONDS + 20))
+  while :; do
+    must "kafka-topics --describe" "$TOPICS" --bootstrap-server "$boot" --describe --topic "$t"
+    grep -q "PartitionCount: 5	" <<<"$OUT" && [ "$(grep -Ec "	Partition: [0-4]	Leader: [0-9]+" <<<"$OUT")" = 5 ] && break
+    [ $SECONDS -lt $deadline ] || fail "after --alter: $(head -1 <<<"$OUT")"
+    sleep 1
+  done
+  # shrinking is refused
+  tool "$TOPICS" --bootstrap-server "$boot" --alter --topic "$t" --partitions 2
+  [ $? -ne 0 ] || grep -qi "error\|exception" "$work/out" "$work/err" || fail "--alter --partitions 2 (a decrease) was accepted"
+}
+
+case_topics_delete() {
+  local t
+  t="$(topic_name topics_delete)"
+  create_topic "$t" 2
+  must "kafka-topics --delete" "$TOPICS" --bootstrap-server "$boot" --delete --topic "$t"
+  local deadline=$((SECONDS + 20))
+  while :; do
+    must "kafka-topics --list" "$TOPICS" --bootstrap-server "$boot" --list
+    grep -qx "$t" <<<"$OUT" || break
+    [ $SECONDS -lt $deadline ] || fail "$t still listed 20s after --delete"
+    sleep 1
+  done
+  tool "$TOPICS" --bootstrap-server "$boot" --describe --topic "$t"
+  [ $? -ne 0 ] && grep -q "does not exist\|UnknownTopicOrPartition" "$work/err" "$work/out" ||
+    fail "--describe of the deleted topic: $(head -1 <<<"$OUT") $(first_error)"
+}
+
+case_configs_topic_alter() {
+  local t
+  t="$(topic_name configs)"
+  create_topic "$t" 1 --config retention.ms=3600000
+  local cc=("$CONFIGS" --bootstrap-server "$boot" --entity-type topics --entity-name "$t")
+  must "kafka-configs --describe" "${cc[@]}" --describe
+  grep -q "^Dynamic configs for topic $t are:" <<<"$OUT" || fail "describe: $(head -1 <<<"$OUT")"
+  grep -q "^  retention.ms=3600000 " <<<"$OUT" || fail "describe lacks retention.ms=3600000"
+  must "kafka-configs --alter --add-config" "${cc[@]}" --alter --add-config retention.ms=1000000,segment.bytes=10485760
+  grep -q "Completed updating config for topic $t" <<<"$OUT" || fail "alter printed: $(head -1 <<<"$OUT")"
+  must "kafka-configs --describe" "${cc[@]}" --describe
+  grep -q "^  retention.ms=1000000 " <<<"$OUT" || fail "after --add-config: retention.ms is $(grep -o 'retention.ms=[0-9]*' <<<"$OUT" | head -1)"
+  grep -q "^  segment.bytes=10485760 " <<<"$OUT" || fail "after --add-config: segment.bytes missing"
+  must "kafka-configs --alter --delete-config" "${cc[@]}" --alter --delete-config retention.ms
+  must "kafka-configs --describe" "${cc[@]}" --describe
+  grep -q "^  retention.ms=" <<<"$OUT" && fail "retention.ms still a topic config after --delete-config"
+  grep -q "^  segment.bytes=10485760 " <<<"$OUT" || fail "segment.bytes lost by --delete-config retention.ms"
+  # --describe --all shows defaults too
+  must "kafka-configs --describe --all" "${cc[@]}" --describe --all
+  grep -q "^  retention.ms=604800000 " <<<"$OUT" || fail "--all: retention.ms default is $(grep -o '^  retention.ms=[0-9]*' <<<"$OUT")"
+}
+
+case_configs_broker_describe() {
+  must "kafka-configs --describe brokers" "$CONFIGS" --bootstrap-server "$boot" --entity-type brokers --describe
+  local id
+  id="$(sed -n 's/^Dynamic configs for broker \([0-9]*\) are:$/\1/p' <<<"$OUT" | head -1)"
+  [ -n "$id" ] || fail "no 'Dynamic configs for broker N' line: $(head -1 <<<"$OUT")"
+  must "kafka-configs --describe --all broker $id" "$CONFIGS" --bootstrap-server "$boot" \
+    --entity-type brokers --entity-name "$id" --describe --all
+  grep -q "^All configs for broker $id are:" <<<"$OUT" || fail "describe --all: $(head -1 <<<"$OUT")"
+  local n
+  n="$(grep -c '^  [a-z0-9.]*=.* sensitive=' <<<"$OUT")"
+  [ "$n" -ge 50 ] || fail "describe --all lists only $n broker configs"
+  for k in log.retention.hours num.partitions log.segment.bytes; do
+    grep -q "^  $k=" <<<"$OUT" || fail "describe --all lacks $k"
+  done
+}
+
+case_get_offsets() {
+  local t
+  t="$(topic_name get_offsets)"
+  create_topic "$t" 1
+  seq 0 4 | sed 's/^/h:x\tk\t/' >"$work/a.txt"
+  seq 5 9 | sed 's/^/h:x\tk\t/' >"$work/b.txt"
+  console_produce "$t" "$work/a.txt"
+  sleep 0.05
+  local mid
+  mid="$(date +%s%3N)"
+  sleep 0.05
+  console_produce "$t" "$work/b.txt"
+  get_offsets "$t" -2
+  [ "$OFFS" = "0:0" ] || fail "--time -2 (earliest): '$OFFS', want 0:0"
+  get_offsets "$t" earliest
+  [ "$OFFS" = "0:0" ] || fail "--time earliest: '$OFFS', want 0:0"
+  get_offsets "$t" -1
+  [ "$OFFS" = "0:10" ] || fail "--time -1 (latest): '$OFFS', want 0:10"
+  get_offsets "$t" "$mid"
+  [ "$OFFS" = "0:5" ] || fail "--time $mid (between the two batches): '$OFFS', want 0:5"
+  # max-timestamp: the first offset holding the largest timestamp (records of
+  # one batch often share a millisecond)
+  must "kafka-console-consumer --partition 0" "$CONSOLE_CONSUMER" --bootstrap-server "$boot" --topic "$t" \
+    --partition 0 --offset earliest --max-messages 10 --timeout-ms 30000 \
+    --property print.timestamp=true --property print.offset=true
+  local want
+  want="$(python3 "$here/check.py" max-timestamp <"$work/out" 2>&1)"
+  get_offsets "$t" max-timestamp
+  [ "$OFFS" = "0:$want" ] || fail "--time max-timestamp: '$OFFS', want 0:$want"
+}
+
+case_broker_api_versions() {
+  must "kafka-broker-api-versions" "$API_VERSIONS" --bootstrap-server "$boot"
+  grep -Eq '^[^ ]+ \(id: [0-9]+ rack: .*\) -> \($' <<<"$OUT" || fail "no broker header line: $(head -1 <<<"$OUT")"
+  local api
+  for api in 'Produce(0)' 'Fetch(1)' 'ListOffsets(2)' 'Metadata(3)' 'ApiVersions(18)' \
+    'CreateTopics(19)' 'DeleteTopics(20)' 'DeleteRecords(21)' 'InitProducerId(22)' \
+    'DescribeConfigs(32)' 'CreatePartitions(37)' 'IncrementalAlterConfigs(44)' 'DescribeLogDirs(35)'; do
+    local line
+    line="$(grep -F "	$api: " <<<"$OUT")" || fail "$api not listed"
+    grep -q 'usable: [0-9]' <<<"$line" || fail "$api: ${line#	}"
+  done
+}
+
+case_delete_records() {
+  local t
+  t="$(topic_name delete_records)"
+  create_topic "$t" 2
+  # 10 records to each partition: headers:key:value, explicit partition via key hash is not
+  # controllable from the console producer, so count what landed where
+  seq 0 19 | sed 's/.*/h:x\tkey-&\tvalue-&/' >"$work/in.txt"
+  console_produce "$t" "$work/in.txt"
+  local ends p0 p1
+  get_offsets "$t" -1
+  ends="$OFFS"
+  [[ "$ends" =~ ^0:([0-9]+)\ 1:([0-9]+)$ ]] || fail "latest offsets: '$ends'"
+  p0="${BASH_REMATCH[1]}" p1="${BASH_REMATCH[2]}"
+  [ $((p0 + p1)) -eq 20 ] || fail "latest offsets $ends do not add up to 20"
+  local d0=$((p0 > 3 ? 3 : p0)) d1=$((p1 > 0 ? p1 - 1 : 0))
+  printf '{"version":1,"partitions":[{"topic":"%s","partition":0,"offset":%d},{"topic":"%s","partition":1,"offset":%d}]}\n' \
+    "$t" "$d0" "$t" "$d1" >"$work/offsets.json"
+  must "kafka-delete-records" "$DELETE_RECORDS" --bootstrap-server "$boot" --offset-json-file "$work/offsets.json"
+  grep -q "partition: $t-0	low_watermark: $d0" <<<"$OUT" || fail "delete-records output: $(tr '\n' ' ' <<<"$OUT" | head -c 200)"
+  grep -q "partition: $t-1	low_watermark: $d1" <<<"$OUT" || fail "delete-records output: $(tr '\n' ' ' <<<"$OUT" | head -c 200)"
+  get_offsets "$t" -2
+  [ "$OFFS" = "0:$d0 1:$d1" ] || fail "earliest after delete-records: '$OFFS', want 0:$d0 1:$d1"
+  get_offsets "$t" -1
+  [ "$OFFS" = "$ends" ] || fail "latest offsets changed by delete-records: '$OFFS', was '$ends'"
+  # deleting beyond the high watermark is refused
+  printf '{"version":1,"partitions":[{"topic":"%s","partition":0,"offset":%d}]}\n' "$t" $((p0 + 5)) >"$work/bad.json"
+  tool "$DELETE_RECORDS" --bootstrap-server "$boot" --offset-json-file "$work/bad.json"
+  grep -q "partition: $t-0	error: .*OffsetOutOfRange" "$work/out" ||
+    fail "deleting past the high watermark: $(grep "$t-0" "$work/out") $(first_error)"
+}
+
+case_log_dirs() {
+  local t
+  t="$(topic_name log_dirs)"
+  create_topic "$t" 2
+  seq 0 99 | sed 's/.*/h:x\tkey-&\tvalue-&/' >"$work/in.txt"
+  console_produce "$t" "$work/in.txt"
+  must "kafka-log-dirs --describe" "$LOG_DIRS" --bootstrap-server "$boot" --describe --topic-list "$t"
+  grep -q "^Received log directory information from brokers" <<<"$OUT" || fail "log-dirs: $(head -1 <<<"$OUT")"
+  local msg
+  msg="$(python3 "$here/check.py" log-dirs "$t" 2 1000 <"$work/out" 2>&1)"
+  [ -z "$msg" ] || fail "$msg"
+}
+
+case_console_produce_consume() {
+  local t n=200
+  t="$(topic_name console)"
+  create_topic "$t" 1
+  # headers<TAB>key<TAB>value; includes null key/value markers, an empty value,
+  # repeated header keys, an empty header value and non-ASCII text
+  python3 "$here/check.py" console-input "$n" >"$work/in.txt"
+  console_produce "$t" "$work/in.txt"
+  must "kafka-console-consumer --partition 0" "$CONSOLE_CONSUMER" --bootstrap-server "$boot" --topic "$t" \
+    --partition 0 --offset earliest --max-messages "$n" --timeout-ms 30000 \
+    --property print.key=true --property print.headers=true --property 'null.literal=<null>'
+  cp "$work/out" "$work/got.txt"
+  if ! cmp -s "$work/in.txt" "$work/got.txt"; then
+    fail "consumed lines differ from produced ($(wc -l <"$work/got.txt") of $n lines; first difference: $(diff "$work/in.txt" "$work/got.txt" | grep -m1 '^[<>]' | head -c 150))"
+  fi
+  grep -q "Processed a total of $n messages" "$work/err" || fail "consumer: $(grep -m1 Processed "$work/err")"
+}
+
+# perf_fixture TOPIC N: a 3-partition topic filled by kafka-producer-perf-test.
+perf_fixture() {
+  local t="$1" n="$2"
+  create_topic "$t" 3
+  must "kafka-producer-perf-test" -t 120 "$PRODUCER_PERF" --topic "$t" --num-records "$n" --record-size 100 \
+    --throughput -1 --producer-props "bootstrap.servers=$boot" acks=all linger.ms=5
+  local last
+  last="$(grep 'records sent' <<<"$OUT" | tail -1)"
+  log "  $last"
+  [[ "$last" == "$n records sent, "* ]] || fail "perf test summary: '$last'"
+  grep -q "\] ERROR " "$work/err" && fail "perf test logged: $(grep -m1 '\] ERROR ' "$work/err" | head -c 200)"
+  get_offsets "$t" -1
+  [ "$OFFS_SUM" = "$n" ] || fail "latest offsets ($OFFS) add up to $OFFS_SUM, want $n"
+}
+
+case_producer_perf_test() {
+  perf_fixture "$(topic_name producer_perf)" 50000
+}
+
+case_consumer_perf_test() {
+  local t n=50000
+  t="$(topic_name consumer_perf)"
+  perf_fixture "$t" "$n"
+  must "kafka-consumer-perf-test" -t "$GROUP_TIMEOUT" "$CONSUMER_PERF" --bootstrap-server "$boot" --topic "$t" \
+    --group "compat-cli-perf-$run_id" --messages "$n" --timeout 20000
+  local line got
+  line="$(tail -1 <<<"$OUT")"
+  got="$(awk -F', ' '{print $5}' <<<"$line")"
+  [ "$got" = "$n" ] || fail "consumer perf test read '$got' messages, want $n ($(first_error))"
+  log "  $line"
+}
+
+# verifiable_fixture TOPIC N: a 2-partition topic filled by
+# kafka-verifiable-producer (acks=all, round robin); $work/acked.txt holds
+# "partition offset value" for every acknowledged record.
+verifiable_fixture() {
+  local t="$1" n="$2"
+  create_topic "$t" 2
+  printf 'partitioner.class=org.apache.kafka.clients.producer.RoundRobinPartitioner\nlinger.ms=5\n' >"$work/vp.properties"
+  must "kafka-verifiable-producer" "$VERIFIABLE_PRODUCER" --bootstrap-server "$boot" --topic "$t" \
+    --max-messages "$n" --acks -1 --throughput -1 --producer.config "$work/vp.properties"
+  # acked.txt: "partition offset value" per acknowledged record
+  local msg
+  msg="$(python3 "$here/check.py" verifiable-producer "$n" "$work/acked.txt" <"$work/out" 2>&1)"
+  [ -z "$msg" ] || fail "$msg"
+}
+
+case_verifiable_producer() {
+  verifiable_fixture "$(topic_name verifiable_producer)" 2000
+}
+
+# Every acked value is read back, at its acked offset, by partition
+# (console consumer with --partition: no group).
+case_verifiable_producer_console_check() {
+  local t
+  t="$(topic_name verifiable_check)"
+  verifiable_fixture "$t" 2000
+  : >"$work/read.txt"
+  local p count
+  for p in 0 1; do
+    count="$(awk -v p="$p" '$1 == p' "$work/acked.txt" | wc -l)"
+    must "kafka-console-consumer --partition $p" "$CONSOLE_CONSUMER" --bootstrap-server "$boot" --topic "$t" \
+      --partition "$p" --offset earliest --max-messages "$count" --timeout-ms 30000 --property print.offset=true
+    sed -n "s/^Offset:\([0-9]*\)	\(.*\)$/$p \1 \2/p" "$work/out" >>"$work/read.txt"
+  done
+  sort -k1,1n -k2,2n "$work/read.txt" >"$work/read.sorted"
+  sort -k1,1n -k2,2n "$work/acked.txt" >"$work/acked.sorted"
+  cmp -s "$work/read.sorted" "$work/acked.sorted" ||
+    fail "read back $(wc -l <"$work/read.sorted") of $(wc -l <"$work/acked.sorted") acked records; first difference: $(diff "$work/acked.sorted" "$work/read.sorted" | grep -m1 '^[<>]')"
+}
+
+# The same check with the verifiable consumer, which uses a consumer group.
+case_verifiable_consumer() {
+  local t n=2000
+  t="$(topic_name verifiable_consumer)"
+  verifiable_fixture "$t" "$n"
+  must "kafka-verifiable-consumer" -t "$GROUP_TIMEOUT" "$VERIFIABLE_CONSUMER" --bootstrap-server "$boot" \
+    --topic "$t" --group-id "compat-cli-vc-$run_id" --max-messages "$n" --reset-policy earliest
+  local msg
+  msg="$(python3 "$here/check.py" verifiable-consumer "$work/acked.txt" <"$work/out" 2>&1)"
+  [ -z "$msg" ] || fail "$msg"
+}
+
+case_consumer_groups() {
+  local t g n=50
+  t="$(topic_name groups)"
+  g="compat-cli-group-$run_id"
+  create_topic "$t" 2
+  seq 0 $((n - 1)) | sed 's/.*/h:x\tkey-&\tvalue-&/' >"$work/in.txt"
+  console_produce "$t" "$work/in.txt"
+  must "kafka-console-consumer --group" -t "$GROUP_TIMEOUT" "$CONSOLE_CONSUMER" --bootstrap-server "$boot" \
+    --topic "$t" --group "$g" --from-beginning --max-messages "$n" --timeout-ms 20000
+  [ "$(wc -l <"$work/out")" = "$n" ] || fail "group console consumer printed $(wc -l <"$work/out") of $n records"
+  local gc=("$CONSUMER_GROUPS" --bootstrap-server "$boot")
+  must "kafka-consumer-groups --list" -t "$GROUP_TIMEOUT" "${gc[@]}" --list
+  grep -qx "$g" <<<"$OUT" || fail "$g missing from --list"
+  must "kafka-consumer-groups --describe" -t "$GROUP_TIMEOUT" "${gc[@]}" --describe --group "$g"
+  # GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG ...
+  local rows
+  rows="$(awk -v g="$g" -v t="$t" '$1 == g && $2 == t {print $3":"$4":"$5":"$6}' <<<"$OUT" | sort -n | tr '\n' ' ')"
+  local ends
+  get_offsets "$t" -1
+  ends="$(tr ' ' '\n' <<<"$OFFS" | awk -F: '{print $1":"$2":"$2":0"}' | tr '\n' ' ')"
+  [ "$rows" = "$ends" ] || fail "--describe rows (partition:current:end:lag) '$rows', want '$ends'"
+  must "kafka-consumer-groups --reset-offsets" -t "$GROUP_TIMEOUT" "${gc[@]}" --reset-offsets --group "$g" \
+    --topic "$t" --to-earliest --execute
+  must "kafka-consumer-groups --describe" -t "$GROUP_TIMEOUT" "${gc[@]}" --describe --group "$g" --offsets
+  rows="$(awk -v g="$g" -v t="$t" '$1 == g && $2 == t {print $3":"$4}' <<<"$OUT" | sort -n | tr '\n' ' ')"
+  [ "$rows" = "0:0 1:0 " ] || fail "after --reset-offsets --to-earliest: '$rows', want '0:0 1:0 '"
+  must "kafka-consumer-groups --delete" -t "$GROUP_TIMEOUT" "${gc[@]}" --delete --group "$g"
+  must "kafka-consumer-groups --list" -t "$GROUP_TIMEOUT" "${gc[@]}" --list
+  grep -qx "$g" <<<"$OUT" && fail "$g still listed after --delete"
+  return 0
+}
+
+# ---------------------------------------------------------------------------
+
+suite_start=$SECONDS
+for c in "${ALL_CASES[@]}"; do
+  if [ -n "${only// /}" ] && [[ "$only" != *" $c "* ]]; then continue; fi
+  rm -f "$work/fail"
+  log "$c"
+  t0=$SECONDS
+  ( "case_$c" ) >&2
+  rc=$?
+  expect_fail=false
+  if [ "$COMPAT_TARGET" = fjord ] && [[ "$GROUP_CASES" == *" $c "* ]]; then expect_fail=true; fi
+  if [ "$rc" -eq 0 ]; then
+    if $expect_fail; then status=xfail msg=unexpected-pass; else status=pass msg=""; fi
+  else
+    msg="$(head -1 "$work/fail" 2>/dev/null)"
+    [ -n "$msg" ] || msg="case exited with status $rc"
+    if $expect_fail; then status=xfail; else status=fail; fi
+  fi
+  log "$c $status in $((SECONDS - t0))s"
+  echo "RESULT $c $status $msg" | sed 's/ *$//'
+done
+log "suite took $((SECONDS - suite_start))s"
+exit 0

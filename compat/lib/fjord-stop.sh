@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# fjord-stop.sh DATADIR
+#
+# Stops the fjord that fjord-start.sh started with DATADIR: SIGTERM to the
+# PID in DATADIR/fjord.pid, waits (at most FJORD_STOP_TIMEOUT_S, default
+# 30 s) for it to exit, then SIGKILL. A missing or stale PID file is not an error.
+set -euo pipefail
+
+if [ $# -ne 1 ]; then
+  echo "usage: $0 DATADIR" >&2
+  exit 2
+fi
+[ -d "$1" ] || exit 0
+datadir="$(cd "$1" && pwd)"
+lib_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=compat/lib/common.sh
+. "$lib_dir/common.sh"
+
+stop_by_pidfile fjord-stop "$datadir/fjord.pid" "${FJORD_STOP_TIMEOUT_S:-30}" "log.dirs=$datadir/log"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# kafka-stop.sh DATADIR
+#
+# Stops the Apache Kafka that kafka-start.sh started with DATADIR: SIGTERM to
+# the PID in DATADIR/kafka.pid, waits (at most KAFKA_STOP_TIMEOUT_S, default
+# 60 s) for it to exit, then SIGKILL. A missing or stale PID file is not an error.
+set -euo pipefail
+
+if [ $# -ne 1 ]; then
+  echo "usage: $0 DATADIR" >&2
+  exit 2
+fi
+[ -d "$1" ] || exit 0
+datadir="$(cd "$1" && pwd)"
+lib_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=compat/lib/common.sh
+. "$lib_dir/common.sh"
+
+stop_by_pidfile kafka-stop "$datadir/kafka.pid" "${KAFKA_STOP_TIMEOUT_S:-60}" "$datadir/server.properties"

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# librdkafka suite: confluent-kafka-python (bundles librdkafka) against <bootstrap>.
+# Usage: compat/librdkafka/run.sh <bootstrap> [case ...]
+# Prints "RESULT <case> <pass|fail|xfail> <message>" per case; everything else on stderr.
+# Env: COMPAT_TARGET (fjord|kafka), COMPAT_RDK_DEBUG (librdkafka debug contexts,
+# e.g. "protocol" to log every request and its version on stderr).
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+boot="${1:?usage: run.sh <bootstrap> [case ...]}"
+shift
+export COMPAT_TARGET="${COMPAT_TARGET:-fjord}"
+venv="$(cd "$here/.." && pwd)/.venv"
+stamp="$venv/.librdkafka-requirements"
+py="$venv/bin/python"
+
+# Idempotent install into compat/.venv: pip runs only when the pinned
+# requirements change.
+if ! [ -x "$py" ] || ! cmp -s "$here/requirements.txt" "$stamp"; then
+  echo "[librdkafka] installing $(tr '\n' ' ' <"$here/requirements.txt")into $venv" >&2
+  { [ -x "$py" ] || python3 -m venv "$venv"; } >&2 &&
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt" >&2 &&
+    cp "$here/requirements.txt" "$stamp"
+  if ! cmp -s "$here/requirements.txt" "$stamp"; then
+    echo "RESULT install fail could not install $(head -1 "$here/requirements.txt") into compat/.venv"
+    exit 0
+  fi
+fi
+
+# Preflight: with nothing listening, report every case at once instead of
+# letting each one run into its deadline.
+first="${boot%%,*}"
+if ! timeout 5 bash -c "exec 3<>/dev/tcp/${first%:*}/${first##*:}" 2>/dev/null; then
+  echo "[librdkafka] nothing accepts connections on $first" >&2
+  for c in $("$py" "$here/suite.py" --list); do
+    if [ $# -gt 0 ] && [[ " $* " != *" $c "* ]]; then continue; fi
+    echo "RESULT $c fail cannot connect to $first"
+  done
+  exit 0
+fi
+
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+
+# phase CASES_FLAG BACKSTOP_S: run one group of cases in its own process.
+# The cases carry their own deadlines; the backstop only catches a wedged
+# process (for example a consumer close() that never returns), and cases
+# that printed no RESULT line by then are reported here.
+phase() {
+  local cases=() c
+  for c in $("$py" "$here/suite.py" "$1"); do
+    if [ ${#selected[@]} -eq 0 ] || [[ " ${selected[*]} " == *" $c "* ]]; then cases+=("$c"); fi
+  done
+  [ ${#cases[@]} -gt 0 ] || return 0
+  : >"$out"
+  timeout -k 10 "$2" "$py" -u "$here/suite.py" "$boot" "${cases[@]}" | tee "$out"
+  local rc=${PIPESTATUS[0]}
+  [ "$rc" -eq 0 ] && return 0
+  echo "[librdkafka] suite.py exited with status $rc" >&2
+  local status=fail
+  [ "$1" = --list-group ] && [ "$COMPAT_TARGET" = fjord ] && status=xfail
+  for c in "${cases[@]}"; do
+    grep -q "^RESULT $c " "$out" || echo "RESULT $c $status suite.py exited with status $rc before this case finished"
+  done
+}
+
+selected=("$@")
+phase --list-nongroup 300
+if [ "$COMPAT_TARGET" = kafka ]; then phase --list-group 120; else phase --list-group 60; fi
+exit 0

@@ -1,0 +1,590 @@
+#!/usr/bin/env python3
+"""librdkafka compatibility suite (confluent-kafka-python).
+
+Usage: suite.py <bootstrap> [case ...]     run all cases, or only the named ones
+       suite.py --list                     print the case names, one per line
+       suite.py --list-group | --list-nongroup   only the cases that need (do not need) consumer groups
+
+Prints one line per case:  RESULT <case> <pass|fail|xfail> <message>
+Everything else (librdkafka logs, progress) goes to stderr.
+Every case has its own uniquely named topic(s) and its own deadline.
+"""
+
+import os
+import sys
+import time
+import traceback
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    TIMESTAMP_CREATE_TIME,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+    OffsetSpec,
+)
+
+TARGET = os.environ.get("COMPAT_TARGET", "fjord")
+RUN_ID = "%x%04x" % (int(time.time()), os.getpid() & 0xFFFF)
+BOOT = None
+
+
+def log(*a):
+    print("[librdkafka]", *a, file=sys.stderr, flush=True)
+
+
+class CaseFailed(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise CaseFailed(msg)
+
+
+def topic_name(case):
+    return "compat-rdk-%s-%s" % (case.replace("_", "-"), RUN_ID)
+
+
+def client_conf(**extra):
+    conf = {
+        "bootstrap.servers": BOOT,
+        "client.id": "fjord-compat-librdkafka",
+        # keep reconnect storms and metadata waits short so failures show fast
+        "socket.timeout.ms": 10000,
+        "reconnect.backoff.max.ms": 1000,
+    }
+    if os.environ.get("COMPAT_RDK_DEBUG"):
+        conf["debug"] = os.environ["COMPAT_RDK_DEBUG"]
+    conf.update(extra)
+    return conf
+
+
+def admin():
+    return AdminClient(client_conf())
+
+
+def wait_futures(fs, timeout):
+    """Resolve a dict of admin futures, raising on the first error."""
+    out = {}
+    for k, f in fs.items():
+        out[k] = f.result(timeout=timeout)
+    return out
+
+
+def create_topic(name, partitions=1, config=None, timeout=30):
+    a = admin()
+    fs = a.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})],
+        operation_timeout=timeout,
+        request_timeout=timeout,
+    )
+    wait_futures(fs, timeout)
+    wait_topic_visible(a, name, partitions, timeout)
+    wait_partitions_ready(a, name, partitions, timeout)
+    return a
+
+
+def wait_partitions_ready(a, name, partitions, timeout):
+    """A KRaft broker can name a leader in metadata a moment before that
+    leader serves the partition: wait until every partition answers ListOffsets."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            req = {TopicPartition(name, p): OffsetSpec.latest() for p in range(partitions)}
+            wait_futures(a.list_offsets(req, request_timeout=10), 10)
+            return
+        except KafkaException as e:
+            if time.monotonic() > deadline:
+                raise CaseFailed("partitions of %s never answered ListOffsets: %s" % (name, e))
+            time.sleep(0.2)
+
+
+def wait_topic_visible(a, name, partitions, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        md = a.list_topics(topic=name, timeout=10)
+        t = md.topics.get(name)
+        if t is not None and t.error is None and len(t.partitions) == partitions and all(
+            p.leader >= 0 for p in t.partitions.values()
+        ):
+            return md
+        if time.monotonic() > deadline:
+            raise CaseFailed("topic %s not visible with %d partitions with leaders in metadata" % (name, partitions))
+        time.sleep(0.2)
+
+
+# --------------------------------------------------------------------------
+# deterministic record content
+
+
+def record(i, size=100):
+    key = b"key-%06d" % i
+    if i % 1000 == 999:
+        value = None  # null value (tombstone-shaped) must survive as null
+    elif i % 1000 == 500:
+        value = b""  # empty, not null
+    else:
+        # include every byte value so nothing is text-mangled on the way
+        body = bytes(((i * 31 + j * 7) & 0xFF) for j in range(size))
+        value = b"value-%06d|" % i + body
+    headers = [
+        ("idx", b"%d" % i),
+        ("dup", b"first"),
+        ("dup", b"second"),  # duplicate header keys must both survive, in order
+        ("bin", bytes([0, 255, i & 0xFF])),
+        ("empty", b""),
+    ]
+    if i % 7 == 0:
+        headers.append(("nullh", None))
+    return key, value, headers
+
+
+def norm_headers(h):
+    return [(k, None if v is None else bytes(v)) for k, v in (h or [])]
+
+
+def produce_all(conf, topic, n, ts_base=None, size=100, timeout=90):
+    """Produce n records, return {partition: [(offset, i), ...]} from delivery reports."""
+    p = Producer(conf)
+    delivered = {}
+    errors = []
+
+    def dr(err, msg, i):
+        if err is not None:
+            errors.append("record %d: %s" % (i, err))
+        else:
+            delivered.setdefault(msg.partition(), []).append((msg.offset(), i))
+
+    deadline = time.monotonic() + timeout
+    for i in range(n):
+        key, value, headers = record(i, size)
+        kw = {}
+        if ts_base is not None:
+            kw["timestamp"] = ts_base + i
+        while True:
+            try:
+                p.produce(topic, value=value, key=key, headers=headers,
+                          on_delivery=lambda err, msg, i=i: dr(err, msg, i), **kw)
+                break
+            except BufferError:
+                p.poll(0.1)
+                if time.monotonic() > deadline:
+                    raise CaseFailed("producer queue stayed full")
+        if i % 1000 == 0:
+            p.poll(0)
+    remaining = p.flush(max(1.0, deadline - time.monotonic()))
+    check(not errors, "%d delivery errors, first: %s" % (len(errors), errors[0] if errors else ""))
+    check(remaining == 0, "%d records not delivered before the deadline" % remaining)
+    got = sum(len(v) for v in delivered.values())
+    check(got == n, "%d delivery reports for %d records" % (got, n))
+    return delivered
+
+
+def consume_assigned(topic, partitions, expected_counts, timeout=90, extra=None):
+    """Read every partition from the beginning with assign() (no group protocol).
+
+    Returns {partition: [msg, ...]} once each partition holds expected_counts[p]
+    messages."""
+    conf = client_conf(**{
+        # confluent-kafka wants a group.id, but with assign() and no commits
+        # no group coordination happens
+        "group.id": "compat-rdk-assign-" + RUN_ID,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "error",
+        "enable.partition.eof": True,
+        "fetch.wait.max.ms": 200,
+    })
+    conf.update(extra or {})
+    c = Consumer(conf)
+    try:
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+        out = {p: [] for p in range(partitions)}
+        deadline = time.monotonic() + timeout
+        while any(len(out[p]) < expected_counts.get(p, 0) for p in out):
+            if time.monotonic() > deadline:
+                raise CaseFailed("timed out reading: got %s of %s" % (
+                    {p: len(v) for p, v in out.items()}, expected_counts))
+            for m in c.consume(num_messages=2000, timeout=1.0):
+                err = m.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise CaseFailed("consume error: %s" % err)
+                out[m.partition()].append(m)
+        return out
+    finally:
+        c.close()
+
+
+def verify_messages(consumed, delivered, size=100, ts_base=None):
+    for p, dl in delivered.items():
+        msgs = consumed.get(p, [])
+        check(len(msgs) == len(dl), "partition %d: consumed %d, delivered %d" % (p, len(msgs), len(dl)))
+        dl_sorted = sorted(dl)
+        for (off, i), m in zip(dl_sorted, msgs):
+            check(m.offset() == off, "partition %d: offset %d where %d expected (order)" % (p, m.offset(), off))
+            key, value, headers = record(i, size)
+            check(m.key() == key, "partition %d offset %d: key differs" % (p, off))
+            check(m.value() == value, "partition %d offset %d: value differs (%r...)" % (
+                p, off, (m.value() or b"")[:20]))
+            check(norm_headers(m.headers()) == headers, "partition %d offset %d: headers differ: %r" % (
+                p, off, m.headers()))
+            if ts_base is not None:
+                check(m.timestamp() == (TIMESTAMP_CREATE_TIME, ts_base + i),
+                      "partition %d offset %d: timestamp %r, expected CreateTime %d" % (p, off, m.timestamp(), ts_base + i))
+    for p, msgs in consumed.items():
+        if p not in delivered:
+            check(not msgs, "partition %d: %d unexpected messages" % (p, len(msgs)))
+
+
+# --------------------------------------------------------------------------
+# cases
+
+CASES = []  # (name, fn, needs_group)
+
+
+def case(needs_group=False):
+    def deco(fn):
+        CASES.append((fn.__name__, fn, needs_group))
+        return fn
+    return deco
+
+
+@case()
+def admin_create_topics(name):
+    t = topic_name(name)
+    a = create_topic(t, partitions=3, config={"retention.ms": "3600000", "max.message.bytes": "2000000"})
+    md = a.list_topics(topic=t, timeout=10)
+    check(sorted(md.topics[t].partitions) == [0, 1, 2], "partitions %r" % sorted(md.topics[t].partitions))
+    # creating it again must fail with TOPIC_ALREADY_EXISTS
+    fs = a.create_topics([NewTopic(t, num_partitions=3, replication_factor=1)], request_timeout=20)
+    try:
+        fs[t].result(timeout=20)
+        raise CaseFailed("second create of %s succeeded" % t)
+    except KafkaException as e:
+        check(e.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS, "second create: %s" % e)
+
+
+@case()
+def admin_list_topics(name):
+    t = topic_name(name)
+    create_topic(t, partitions=3)
+    md = admin().list_topics(timeout=10)
+    check(t in md.topics, "%s missing from list_topics (%d topics)" % (t, len(md.topics)))
+    check(len(md.brokers) >= 1, "no brokers in metadata")
+    check(md.cluster_id, "no cluster id in metadata")
+    for p in md.topics[t].partitions.values():
+        check(p.leader in md.brokers, "partition %d leader %d is not a known broker" % (p.id, p.leader))
+        check(p.replicas and p.isrs, "partition %d has no replicas/isr" % p.id)
+    # describe_cluster and describe_topics (Metadata/DescribeCluster, newer APIs)
+    # (keep the AdminClient referenced until its futures resolve: a collected
+    # handle cancels them with _DESTROY)
+    a = admin()
+    cl = a.describe_cluster(request_timeout=20).result(timeout=20)
+    check(cl.nodes, "describe_cluster returned no nodes")
+    from confluent_kafka import TopicCollection
+    dt = a.describe_topics(TopicCollection([t]), request_timeout=20)[t].result(timeout=20)
+    check(len(dt.partitions) == 3, "describe_topics: %d partitions" % len(dt.partitions))
+
+
+@case()
+def admin_describe_configs(name):
+    t = topic_name(name)
+    a = create_topic(t, partitions=1, config={"retention.ms": "3600000", "max.message.bytes": "2000000"})
+    res = ConfigResource("topic", t)
+    cfg = wait_futures(a.describe_configs([res], request_timeout=20), 20)[res]
+    check(cfg["retention.ms"].value == "3600000", "retention.ms=%r" % cfg["retention.ms"].value)
+    check(cfg["max.message.bytes"].value == "2000000", "max.message.bytes=%r" % cfg["max.message.bytes"].value)
+    check("cleanup.policy" in cfg and cfg["cleanup.policy"].value == "delete",
+          "cleanup.policy=%r" % (cfg.get("cleanup.policy") and cfg["cleanup.policy"].value))
+    check(not cfg["retention.ms"].is_default, "retention.ms reported as default")
+    # broker configs
+    bid = str(min(a.list_topics(timeout=10).brokers))
+    bres = ConfigResource("broker", bid)
+    bcfg = wait_futures(a.describe_configs([bres], request_timeout=20), 20)[bres]
+    check(len(bcfg) > 10, "broker %s: only %d configs" % (bid, len(bcfg)))
+
+
+@case()
+def admin_alter_configs(name):
+    t = topic_name(name)
+    a = create_topic(t, partitions=1)
+    res = ConfigResource("topic", t, incremental_configs=[
+        ConfigEntry("retention.ms", "7200000", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SET),
+    ])
+    wait_futures(a.incremental_alter_configs([res], request_timeout=20), 20)
+    deadline = time.monotonic() + 20
+    while True:
+        r = ConfigResource("topic", t)
+        cfg = wait_futures(a.describe_configs([r], request_timeout=20), 20)[r]
+        if cfg["retention.ms"].value == "7200000" and cfg["cleanup.policy"].value == "compact":
+            break
+        if time.monotonic() > deadline:
+            raise CaseFailed("altered configs not visible: retention.ms=%s cleanup.policy=%s" % (
+                cfg["retention.ms"].value, cfg["cleanup.policy"].value))
+        time.sleep(0.3)
+    res = ConfigResource("topic", t, incremental_configs=[
+        ConfigEntry("retention.ms", None, incremental_operation=AlterConfigOpType.DELETE),
+    ])
+    wait_futures(a.incremental_alter_configs([res], request_timeout=20), 20)
+    deadline = time.monotonic() + 20
+    while True:
+        r = ConfigResource("topic", t)
+        cfg = wait_futures(a.describe_configs([r], request_timeout=20), 20)[r]
+        if cfg["retention.ms"].is_default:
+            break
+        if time.monotonic() > deadline:
+            raise CaseFailed("deleted retention.ms still set: %s" % cfg["retention.ms"].value)
+        time.sleep(0.3)
+
+
+@case()
+def admin_create_partitions(name):
+    t = topic_name(name)
+    a = create_topic(t, partitions=1)
+    wait_futures(a.create_partitions([NewPartitions(t, 4)], request_timeout=20), 20)
+    wait_topic_visible(a, t, 4, 20)
+
+
+@case()
+def admin_delete_topics(name):
+    t = topic_name(name)
+    a = create_topic(t, partitions=3)
+    wait_futures(a.delete_topics([t], operation_timeout=20, request_timeout=20), 25)
+    deadline = time.monotonic() + 20
+    while t in a.list_topics(timeout=10).topics:
+        if time.monotonic() > deadline:
+            raise CaseFailed("%s still listed after delete" % t)
+        time.sleep(0.3)
+    fs = a.delete_topics(["compat-rdk-never-created-" + RUN_ID], request_timeout=20)
+    try:
+        list(fs.values())[0].result(timeout=20)
+        raise CaseFailed("deleting a missing topic succeeded")
+    except KafkaException as e:
+        check(e.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART, "delete missing topic: %s" % e)
+
+
+N_IDEMPOTENT = 50000
+
+
+def produce_fixture(name, n):
+    """A 3-partition topic of this case holding n records (idempotent
+    producer, CreateTime timestamps ts_base + i)."""
+    t = topic_name(name)
+    create_topic(t, partitions=3)
+    ts_base = int(time.time() * 1000) - 10 * 60 * 1000
+    conf = client_conf(**{"enable.idempotence": True, "acks": "all", "linger.ms": 20})
+    return t, produce_all(conf, t, n, ts_base=ts_base), ts_base
+
+
+@case()
+def idempotent_produce(name):
+    t = topic_name(name)
+    create_topic(t, partitions=3)
+    ts_base = int(time.time() * 1000) - 10 * 60 * 1000
+    conf = client_conf(**{
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 20,
+        "batch.num.messages": 2000,
+    })
+    t0 = time.monotonic()
+    delivered = produce_all(conf, t, N_IDEMPOTENT, ts_base=ts_base)
+    log("produced %d idempotent records in %.1fs over partitions %s" % (
+        N_IDEMPOTENT, time.monotonic() - t0, {p: len(v) for p, v in delivered.items()}))
+    for p, dl in delivered.items():
+        offs = sorted(o for o, _ in dl)
+        check(offs == list(range(len(offs))), "partition %d: offsets not 0..%d without gaps" % (p, len(offs) - 1))
+        # in-order delivery per partition: record indexes ascend with offsets
+        idx = [i for _, i in sorted(dl)]
+        check(idx == sorted(idx), "partition %d: records stored out of produce order" % p)
+    check(len(delivered) == 3, "keys landed in %d of 3 partitions" % len(delivered))
+
+
+@case()
+def assign_consume(name):
+    t, delivered, ts_base = produce_fixture(name, N_IDEMPOTENT)
+    t0 = time.monotonic()
+    consumed = consume_assigned(t, 3, {p: len(v) for p, v in delivered.items()})
+    log("consumed %d records in %.1fs" % (sum(len(v) for v in consumed.values()), time.monotonic() - t0))
+    verify_messages(consumed, delivered, ts_base=ts_base)
+
+
+@case()
+def watermarks_and_list_offsets(name):
+    t, delivered, ts_base = produce_fixture(name, 3000)
+    c = Consumer(client_conf(**{"group.id": "compat-rdk-wm-" + RUN_ID, "enable.auto.commit": False}))
+    try:
+        for p, dl in delivered.items():
+            lo, hi = c.get_watermark_offsets(TopicPartition(t, p), timeout=10)
+            check((lo, hi) == (0, len(dl)), "partition %d watermarks %r, expected (0, %d)" % (p, (lo, hi), len(dl)))
+        # offsets_for_times: the first record with timestamp >= ts of record i
+        target = {}
+        for p, dl in delivered.items():
+            off, i = sorted(dl)[len(dl) // 2]
+            target[p] = (off, ts_base + i)
+        res = c.offsets_for_times([TopicPartition(t, p, ts) for p, (off, ts) in target.items()], timeout=10)
+        for tp in res:
+            check(tp.error is None, "offsets_for_times p%d: %s" % (tp.partition, tp.error))
+            check(tp.offset == target[tp.partition][0], "offsets_for_times p%d: %d, expected %d" % (
+                tp.partition, tp.offset, target[tp.partition][0]))
+    finally:
+        c.close()
+    # AdminClient.list_offsets: earliest, latest, max timestamp
+    a = admin()
+    req = {TopicPartition(t, p): OffsetSpec.earliest() for p in delivered}
+    res = wait_futures(a.list_offsets(req, request_timeout=20), 20)
+    for tp, info in res.items():
+        check(info.offset == 0, "list_offsets earliest p%d = %d" % (tp.partition, info.offset))
+    req = {TopicPartition(t, p): OffsetSpec.latest() for p in delivered}
+    res = wait_futures(a.list_offsets(req, request_timeout=20), 20)
+    for tp, info in res.items():
+        check(info.offset == len(delivered[tp.partition]), "list_offsets latest p%d = %d, expected %d" % (
+            tp.partition, info.offset, len(delivered[tp.partition])))
+    req = {TopicPartition(t, p): OffsetSpec.max_timestamp() for p in delivered}
+    res = wait_futures(a.list_offsets(req, request_timeout=20), 20)
+    for tp, info in res.items():
+        off, i = max(delivered[tp.partition])
+        check(info.offset == off and info.timestamp == ts_base + i,
+              "list_offsets max_timestamp p%d = (%d, %d), expected (%d, %d)" % (
+                  tp.partition, info.offset, info.timestamp, off, ts_base + i))
+
+
+def compression_case(codec):
+    def fn(name):
+        t = topic_name(name)
+        create_topic(t, partitions=1)
+        n = 5000
+        conf = client_conf(**{
+            "compression.codec": codec,
+            "acks": "all",
+            "linger.ms": 50,
+            "batch.num.messages": 1000,
+        })
+        delivered = produce_all(conf, t, n, size=200)
+        consumed = consume_assigned(t, 1, {0: n})
+        verify_messages(consumed, delivered, size=200)
+    fn.__name__ = "compression_" + codec
+    case()(fn)
+
+
+for _codec in ("gzip", "snappy", "lz4", "zstd"):
+    compression_case(_codec)
+
+
+@case(needs_group=True)
+def group_subscribe_commit(name):
+    t = topic_name(name)
+    create_topic(t, partitions=3)
+    n = 3000
+    delivered = produce_all(client_conf(acks="all", **{"linger.ms": 10}), t, n)
+    group = "compat-rdk-group-" + RUN_ID
+    c = Consumer(client_conf(**{
+        "group.id": group,
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "session.timeout.ms": 10000,
+        "heartbeat.interval.ms": 1000,
+        "partition.assignment.strategy": "cooperative-sticky",
+    }))
+    closed = False
+    try:
+        c.subscribe([t])
+        seen = {p: 0 for p in range(3)}
+        deadline = time.monotonic() + (60 if TARGET == "kafka" else 20)
+        while sum(seen.values()) < n:
+            if time.monotonic() > deadline:
+                raise CaseFailed("group consumer read %d of %d records (assignment %s)" % (
+                    sum(seen.values()), n, [tp.partition for tp in c.assignment()]))
+            for m in c.consume(num_messages=1000, timeout=1.0):
+                if m.error():
+                    raise CaseFailed("consume error: %s" % m.error())
+                seen[m.partition()] += 1
+        expect = {p: len(dl) for p, dl in delivered.items()}
+        check(seen == {p: expect.get(p, 0) for p in range(3)}, "read %r, expected %r" % (seen, expect))
+        c.commit(asynchronous=False)
+        committed = c.committed([TopicPartition(t, p) for p in range(3)], timeout=10)
+        got = {tp.partition: tp.offset for tp in committed}
+        check(got == {p: expect.get(p, 0) for p in range(3)}, "committed %r, expected %r" % (got, expect))
+        # the group as the admin API sees it while the member is active
+        a = admin()
+        desc = a.describe_consumer_groups([group], request_timeout=20)[group].result(timeout=20)
+        check(len(desc.members) == 1, "describe_consumer_groups: %d members" % len(desc.members))
+        c.close()
+        closed = True
+        deadline = time.monotonic() + 20
+        while True:
+            listed = a.list_consumer_groups(request_timeout=20).result(timeout=20)
+            if group in [g.group_id for g in listed.valid]:
+                break
+            if time.monotonic() > deadline:
+                raise CaseFailed("group %s missing from list_consumer_groups" % group)
+            time.sleep(0.5)
+        from confluent_kafka import ConsumerGroupTopicPartitions
+        offs = a.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=20)
+        res = offs[group].result(timeout=20)
+        got = {tp.partition: tp.offset for tp in res.topic_partitions if tp.topic == t}
+        check(got == {p: expect.get(p, 0) for p in range(3)}, "list_consumer_group_offsets %r" % got)
+    finally:
+        if not closed:
+            c.close()
+
+
+# --------------------------------------------------------------------------
+
+
+def main():
+    global BOOT
+    if sys.argv[1:] in (["--list"], ["--list-group"], ["--list-nongroup"]):
+        for n, _, g in CASES:
+            if sys.argv[1] == "--list" or g == (sys.argv[1] == "--list-group"):
+                print(n)
+        return 0
+    if len(sys.argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    BOOT = sys.argv[1]
+    only = set(sys.argv[2:])
+    log("confluent-kafka %s, librdkafka %s, target %s, run %s" % (
+        __import__("confluent_kafka").version(), __import__("confluent_kafka").libversion()[0], TARGET, RUN_ID))
+    for name, fn, needs_group in CASES:
+        if only and name not in only:
+            continue
+        t0 = time.monotonic()
+        expect_fail = needs_group and TARGET == "fjord"
+        try:
+            fn(name)
+            status, msg = ("xfail", "unexpected-pass") if expect_fail else ("pass", "")
+        except Exception as e:  # noqa: BLE001 - every failure is a case failure
+            if not isinstance(e, CaseFailed):
+                traceback.print_exc(file=sys.stderr)
+            if isinstance(e, CaseFailed):
+                msg = str(e)
+            else:
+                # where in this file it happened, for exceptions without text
+                # (a future's TimeoutError has none)
+                where = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == __file__]
+                at = (" at %s line %d: %s" % (where[-1].name, where[-1].lineno, where[-1].line)) if where else ""
+                msg = "%s: %s%s" % (type(e).__name__, str(e) or "no answer before the deadline", at)
+            msg = (msg.strip().splitlines() or [""])[0]
+            status = "xfail" if expect_fail else "fail"
+        log("%s %s in %.1fs" % (name, status, time.monotonic() - t0))
+        print(("RESULT %s %s %s" % (name, status, msg)).rstrip(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
