@@ -4,6 +4,7 @@
 //! work against `log` (through `replication`), `coordinator` and `metadata`,
 //! and `server` encodes the response.
 
+pub mod alloc;
 pub mod broker;
 pub mod config;
 pub mod coordinator;
@@ -19,6 +20,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use broker::Broker;
+
+/// Every binary and test that links the broker gets its allocator, so a
+/// hostile array count cannot abort an in-process broker either.
+#[global_allocator]
+static ALLOCATOR: alloc::BrokerAllocator = alloc::BrokerAllocator;
 pub use config::Config;
 
 /// A running broker: its bound address and the handle that stops it.
