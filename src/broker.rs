@@ -5,6 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::coordinator::group::coordinator::CoordinatorConfig;
+use crate::coordinator::group::state::GroupConfig;
+use crate::coordinator::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::coordinator::producer_ids::{ProducerIdManager, BLOCK_SIZE};
 use crate::log::{LogError, LogManager};
 use crate::metadata::controller::ApiError;
@@ -25,8 +28,9 @@ pub struct Broker {
     pub config: Config,
     pub cluster_id: String,
     pub metadata: MetadataStore,
-    pub replicas: ReplicaManager,
+    pub replicas: Arc<ReplicaManager>,
     pub producer_ids: ProducerIdManager,
+    pub groups: Arc<GroupCoordinator>,
 }
 
 pub fn now_ms() -> i64 {
@@ -42,16 +46,34 @@ impl Broker {
         let logs = LogManager::open(&config.log_dirs)?;
         let cluster_id = read_or_format(&config.log_dirs[0], &config)?;
         let metadata = MetadataStore::open(&config.log_dirs[0])?;
-        let replicas = ReplicaManager::new(logs, config.log.clone(), config.node_id);
+        let replicas = Arc::new(ReplicaManager::new(logs, config.log.clone(), config.node_id));
         let image = metadata.image();
         replicas.remove_strays(&image);
         replicas.reconcile(&image, now_ms())?;
+        let g = &config.groups;
+        let groups = Arc::new(GroupCoordinator::new(
+            CoordinatorConfig {
+                group: GroupConfig {
+                    min_session_timeout_ms: g.min_session_timeout_ms,
+                    max_session_timeout_ms: g.max_session_timeout_ms,
+                    initial_rebalance_delay_ms: g.initial_rebalance_delay_ms,
+                    max_size: g.max_size.max(0) as usize,
+                },
+                num_partitions: g.offsets_topic_num_partitions,
+                offsets_retention_ms: g.offsets_retention_ms,
+                metadata_max_bytes: g.offset_metadata_max_bytes.max(0) as usize,
+            },
+            replicas.clone(),
+        ));
+        // The coordinator answers only after its partitions are replayed.
+        groups.load();
         Ok(Arc::new(Broker {
             config,
             cluster_id,
             metadata,
             replicas,
             producer_ids: ProducerIdManager::default(),
+            groups,
         }))
     }
 
@@ -96,6 +118,35 @@ impl Broker {
             })?;
             Ok(start)
         })
+    }
+
+    /// Creates `__consumer_offsets` on first use, as Kafka does when a
+    /// client first looks for a group coordinator: compacted, with
+    /// `offsets.topic.num.partitions` partitions.
+    pub fn ensure_offsets_topic(&self) -> Result<(), ApiError> {
+        if self.metadata.image().topics.contains_key(OFFSETS_TOPIC) {
+            return Ok(());
+        }
+        let brokers = self.brokers();
+        let mut configs = std::collections::BTreeMap::new();
+        configs.insert("cleanup.policy".to_string(), "compact".to_string());
+        configs.insert("compression.type".to_string(), "producer".to_string());
+        configs.insert("segment.bytes".to_string(), self.config.groups.offsets_topic_segment_bytes.to_string());
+        let topic = crate::metadata::controller::NewTopic {
+            name: OFFSETS_TOPIC,
+            num_partitions: self.config.groups.offsets_topic_num_partitions,
+            replication_factor: 1,
+            assignments: None,
+            configs,
+        };
+        self.write_metadata(|image| {
+            if image.topics.contains_key(OFFSETS_TOPIC) {
+                return Ok(Vec::new());
+            }
+            crate::metadata::controller::create_topic(image, &topic, &brokers)
+        })?;
+        tracing::info!(partitions = topic.num_partitions, "created {OFFSETS_TOPIC}");
+        Ok(())
     }
 
     pub fn shutdown(&self) {

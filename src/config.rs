@@ -61,6 +61,20 @@ impl Listener {
     }
 }
 
+/// Group coordinator settings (Kafka's `group.*` and `offsets.*`).
+#[derive(Debug, Clone)]
+pub struct GroupSettings {
+    pub initial_rebalance_delay_ms: i64,
+    pub min_session_timeout_ms: i32,
+    pub max_session_timeout_ms: i32,
+    pub max_size: i32,
+    pub offsets_topic_num_partitions: i32,
+    pub offsets_topic_segment_bytes: i64,
+    pub offsets_retention_ms: i64,
+    pub offsets_retention_check_interval_ms: u64,
+    pub offset_metadata_max_bytes: i32,
+}
+
 /// Broker-wide defaults that topic configs fall back to (Kafka's `log.*`).
 #[derive(Debug, Clone)]
 pub struct LogDefaults {
@@ -91,6 +105,7 @@ pub struct Config {
     pub socket_request_max_bytes: usize,
     pub log_retention_check_interval_ms: u64,
     pub log: LogDefaults,
+    pub groups: GroupSettings,
     /// Every key the broker knows, with its effective value and source, for
     /// DescribeConfigs on the broker resource.
     pub described: BTreeMap<String, (String, ConfigSource)>,
@@ -138,6 +153,13 @@ const BROKER_DEFAULTS: &[(&str, &str)] = &[
     ("transaction.state.log.replication.factor", "3"),
     ("transaction.state.log.min.isr", "2"),
     ("group.initial.rebalance.delay.ms", "3000"),
+    ("group.min.session.timeout.ms", "6000"),
+    ("group.max.session.timeout.ms", "1800000"),
+    ("group.max.size", "2147483647"),
+    ("offsets.retention.minutes", "10080"),
+    ("offsets.retention.check.interval.ms", "600000"),
+    ("offset.metadata.max.bytes", "4096"),
+    ("offsets.topic.segment.bytes", "104857600"),
     ("num.network.threads", "3"),
     ("num.io.threads", "8"),
     ("num.recovery.threads.per.data.dir", "1"),
@@ -324,6 +346,17 @@ impl Config {
                 flush_messages: parse(&get, "log.flush.interval.messages")?,
                 min_insync_replicas: parse(&get, "min.insync.replicas")?,
             },
+            groups: GroupSettings {
+                initial_rebalance_delay_ms: parse(&get, "group.initial.rebalance.delay.ms")?,
+                min_session_timeout_ms: parse(&get, "group.min.session.timeout.ms")?,
+                max_session_timeout_ms: parse(&get, "group.max.session.timeout.ms")?,
+                max_size: parse(&get, "group.max.size")?,
+                offsets_topic_num_partitions: positive(parse(&get, "offsets.topic.num.partitions")?, "offsets.topic.num.partitions")?,
+                offsets_topic_segment_bytes: parse(&get, "offsets.topic.segment.bytes")?,
+                offsets_retention_ms: parse::<i64>(&get, "offsets.retention.minutes")? * 60_000,
+                offsets_retention_check_interval_ms: positive(parse::<i64>(&get, "offsets.retention.check.interval.ms")?, "offsets.retention.check.interval.ms")? as u64,
+                offset_metadata_max_bytes: parse(&get, "offset.metadata.max.bytes")?,
+            },
             described,
         })
     }
@@ -339,6 +372,14 @@ fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
         key: key.into(),
         value: value.into(),
         reason: reason.into(),
+    }
+}
+
+fn positive<T: PartialOrd + Default + std::fmt::Display>(v: T, key: &str) -> Result<T, ConfigError> {
+    if v > T::default() {
+        Ok(v)
+    } else {
+        Err(invalid(key, &v.to_string(), "must be positive"))
     }
 }
 

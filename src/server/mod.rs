@@ -35,17 +35,22 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener, mut shutdown: wat
     }
 }
 
-/// Deletes expired segments every `log.retention.check.interval.ms`.
+/// Deletes expired segments every `log.retention.check.interval.ms` and
+/// expires committed offsets every `offsets.retention.check.interval.ms`.
 pub async fn retention_task(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let period = std::time::Duration::from_millis(broker.config.log_retention_check_interval_ms);
     let mut ticker = tokio::time::interval(period);
     ticker.tick().await;
+    let offsets_period = std::time::Duration::from_millis(broker.config.groups.offsets_retention_check_interval_ms);
+    let mut offsets_ticker = tokio::time::interval(offsets_period);
+    offsets_ticker.tick().await;
     loop {
         tokio::select! {
             _ = ticker.tick() => {
                 let b = broker.clone();
                 let _ = tokio::task::spawn_blocking(move || b.replicas.enforce_retention(crate::broker::now_ms())).await;
             }
+            _ = offsets_ticker.tick() => broker.groups.expire_offsets(crate::broker::now_ms()),
             _ = shutdown.changed() => break,
         }
     }

@@ -1,0 +1,569 @@
+//! Runs the group state machines: looks groups up, runs their timers on
+//! tokio, and writes their offsets and metadata to `__consumer_offsets`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use tokio::sync::oneshot;
+
+use super::records::{self, GroupMetadataValue, MemberValue, RecordKey};
+use super::state::{CommittedOffset, Group, GroupConfig, GroupState, JoinRequest, JoinResult, SyncResult, Timer};
+use crate::broker::now_ms;
+use crate::replication::ReplicaManager;
+
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Settings of the coordinator, from the broker config.
+#[derive(Debug, Clone)]
+pub struct CoordinatorConfig {
+    pub group: GroupConfig,
+    pub num_partitions: i32,
+    pub offsets_retention_ms: i64,
+    pub metadata_max_bytes: usize,
+}
+
+/// A group as DescribeGroups shows it.
+pub struct GroupDescription {
+    pub state: GroupState,
+    pub protocol_type: String,
+    pub protocol_name: String,
+    /// (member id, instance id, client id, host, metadata, assignment)
+    pub members: Vec<(String, Option<String>, String, String, Bytes, Bytes)>,
+}
+
+pub struct GroupCoordinator {
+    groups: Mutex<HashMap<String, Arc<Mutex<Group>>>>,
+    pub config: CoordinatorConfig,
+    replicas: Arc<ReplicaManager>,
+}
+
+/// Java's `String.hashCode`, which Kafka uses to place a group.
+fn java_hash(s: &str) -> i32 {
+    s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+}
+
+type GroupSnapshot = Option<(String, GroupMetadataValue)>;
+
+impl GroupCoordinator {
+    pub fn new(config: CoordinatorConfig, replicas: Arc<ReplicaManager>) -> Self {
+        GroupCoordinator {
+            groups: Mutex::new(HashMap::new()),
+            config,
+            replicas,
+        }
+    }
+
+    /// The `__consumer_offsets` partition that owns `group`.
+    pub fn partition_for(&self, group: &str) -> i32 {
+        (java_hash(group) & 0x7fff_ffff) % self.config.num_partitions
+    }
+
+    fn group(&self, id: &str, create: bool) -> Option<Arc<Mutex<Group>>> {
+        let mut groups = self.groups.lock().expect("group map lock is never poisoned");
+        if let Some(g) = groups.get(id) {
+            return Some(g.clone());
+        }
+        if !create {
+            return None;
+        }
+        let g = Arc::new(Mutex::new(Group::new(id, now_ms())));
+        groups.insert(id.to_string(), g.clone());
+        Some(g)
+    }
+
+    /// Runs `f` on a group; persists the group's metadata when the call
+    /// moved it to Stable or Empty (a new generation), as Kafka does.
+    fn with_group<R>(&self, id: &str, create: bool, f: impl FnOnce(&mut Group) -> R) -> Option<(R, GroupSnapshot)> {
+        let g = self.group(id, create)?;
+        let mut g = g.lock().expect("group lock is never poisoned");
+        let before = (g.state, g.generation_id);
+        let r = f(&mut g);
+        let after = (g.state, g.generation_id);
+        let snapshot = (before != after && matches!(g.state, GroupState::Stable | GroupState::Empty)).then(|| (g.group_id.clone(), metadata_value(&g)));
+        Some((r, snapshot))
+    }
+
+    fn persist_group(&self, snapshot: GroupSnapshot) {
+        if let Some((id, value)) = snapshot {
+            let key = RecordKey::Group { group: id.clone() }.encode();
+            if let Err(e) = self.append(&id, vec![(key, Some(records::encode_group_value(&value)))]) {
+                tracing::warn!(group = %id, error = ?e, "could not persist group metadata");
+            }
+        }
+    }
+
+    /// Appends records to the group's `__consumer_offsets` partition.
+    fn append(&self, group: &str, kvs: Vec<(Bytes, Option<Bytes>)>) -> Result<(), ResponseError> {
+        let partition = self.partition_for(group);
+        let part = self.replicas.get(OFFSETS_TOPIC, partition).ok_or(ResponseError::CoordinatorNotAvailable)?;
+        let now = now_ms();
+        let recs: Vec<Record> = kvs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (k, v))| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: -1,
+                timestamp: now,
+                key: Some(k),
+                value: v,
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = bytes::BytesMut::new();
+        RecordBatchEncoder::encode(&mut buf, &recs, &RecordEncodeOptions { version: 2, compression: Compression::None })
+            .map_err(|_| ResponseError::UnknownServerError)?;
+        part.append(&buf.freeze(), -1, now).map(|_| ()).map_err(|e| {
+            tracing::warn!(group, error = %e, "write to __consumer_offsets failed");
+            ResponseError::CoordinatorNotAvailable
+        })
+    }
+
+    fn schedule(self: &Arc<Self>, group_id: &str, timers: Vec<Timer>) {
+        for timer in timers {
+            let coordinator = self.clone();
+            let group_id = group_id.to_string();
+            let deadline = match &timer {
+                Timer::Rebalance { deadline_ms, .. } | Timer::Session { deadline_ms, .. } => *deadline_ms,
+            };
+            let delay = Duration::from_millis((deadline - now_ms()).max(0) as u64);
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                coordinator.fire(&group_id, timer);
+            });
+        }
+    }
+
+    fn fire(self: &Arc<Self>, group_id: &str, timer: Timer) {
+        let config = self.config.group.clone();
+        let outcome = self.with_group(group_id, false, |g| match &timer {
+            Timer::Rebalance { rebalance_epoch, deadline_ms } => g.on_rebalance_timer(*rebalance_epoch, *deadline_ms, now_ms()),
+            Timer::Session {
+                member_id,
+                heartbeat_epoch,
+                ..
+            } => g.on_session_timer(member_id, *heartbeat_epoch, &config, now_ms()),
+        });
+        if let Some((timers, snapshot)) = outcome {
+            self.persist_group(snapshot);
+            self.schedule(group_id, timers);
+        }
+    }
+
+    pub async fn join(self: &Arc<Self>, group_id: &str, req: JoinRequest) -> JoinResult {
+        let member_id = req.member_id.clone();
+        let wait_ms = req.rebalance_timeout_ms.max(req.session_timeout_ms) as u64 + 5_000;
+        let (tx, rx) = oneshot::channel();
+        let config = self.config.group.clone();
+        let Some((timers, snapshot)) = self.with_group(group_id, true, |g| g.join(req, tx, &config, now_ms())) else {
+            return JoinResult::error(ResponseError::CoordinatorNotAvailable, &member_id);
+        };
+        self.persist_group(snapshot);
+        self.schedule(group_id, timers);
+        match tokio::time::timeout(Duration::from_millis(wait_ms), rx).await {
+            Ok(Ok(r)) => r,
+            _ => JoinResult::error(ResponseError::RebalanceInProgress, &member_id),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn sync(
+        self: &Arc<Self>,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+        protocol_type: Option<&str>,
+        protocol_name: Option<&str>,
+        assignments: Vec<(String, Bytes)>,
+    ) -> SyncResult {
+        let (tx, rx) = oneshot::channel();
+        let outcome = self.with_group(group_id, false, |g| {
+            let session_ms = g.member(member_id).map_or(0, |m| m.session_timeout_ms.max(m.rebalance_timeout_ms));
+            let (timers, _) = g.sync(member_id, instance_id, generation_id, protocol_type, protocol_name, assignments, tx, now_ms());
+            (timers, session_ms)
+        });
+        let Some(((timers, wait_ms), snapshot)) = outcome else {
+            return SyncResult {
+                error: Some(ResponseError::UnknownMemberId),
+                protocol_type: None,
+                protocol_name: None,
+                assignment: Bytes::new(),
+            };
+        };
+        self.persist_group(snapshot);
+        self.schedule(group_id, timers);
+        match tokio::time::timeout(Duration::from_millis(wait_ms as u64 + 5_000), rx).await {
+            Ok(Ok(r)) => r,
+            _ => SyncResult {
+                error: Some(ResponseError::RebalanceInProgress),
+                protocol_type: None,
+                protocol_name: None,
+                assignment: Bytes::new(),
+            },
+        }
+    }
+
+    pub fn heartbeat(self: &Arc<Self>, group_id: &str, member_id: &str, instance_id: Option<&str>, generation_id: i32) -> Option<ResponseError> {
+        let Some(((error, timer), _)) = self.with_group(group_id, false, |g| g.heartbeat(member_id, instance_id, generation_id, now_ms())) else {
+            return Some(ResponseError::UnknownMemberId);
+        };
+        self.schedule(group_id, timer.into_iter().collect());
+        error
+    }
+
+    /// LeaveGroup for a batch of members; one result per member.
+    pub fn leave(self: &Arc<Self>, group_id: &str, members: &[(String, Option<String>)]) -> Result<Vec<Option<ResponseError>>, ResponseError> {
+        let config = self.config.group.clone();
+        let outcome = self.with_group(group_id, false, |g| {
+            let mut timers = Vec::new();
+            let results = members
+                .iter()
+                .map(|(id, instance)| {
+                    let (e, t) = g.leave(id, instance.as_deref(), &config, now_ms());
+                    timers.extend(t);
+                    e
+                })
+                .collect::<Vec<_>>();
+            (results, timers)
+        });
+        let Some(((results, timers), snapshot)) = outcome else {
+            return Err(ResponseError::UnknownMemberId);
+        };
+        self.persist_group(snapshot);
+        self.schedule(group_id, timers);
+        Ok(results)
+    }
+
+    /// OffsetCommit: checks membership, writes the offsets, then applies them.
+    pub fn commit(
+        self: &Arc<Self>,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+        offsets: Vec<((String, i32), CommittedOffset)>,
+    ) -> Result<(), ResponseError> {
+        let simple = generation_id < 0 && member_id.is_empty();
+        let (check, _) = self
+            .with_group(group_id, simple, |g| g.check_commit(member_id, instance_id, generation_id, now_ms()))
+            .ok_or(ResponseError::IllegalGeneration)?;
+        let timer = check?;
+        self.schedule(group_id, timer.into_iter().collect());
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let kvs = offsets
+            .iter()
+            .map(|((topic, partition), o)| {
+                let key = RecordKey::Offset {
+                    group: group_id.to_string(),
+                    topic: topic.clone(),
+                    partition: *partition,
+                };
+                (key.encode(), Some(records::encode_offset_value(o)))
+            })
+            .collect();
+        self.append(group_id, kvs)?;
+        self.with_group(group_id, true, |g| {
+            for (tp, o) in offsets {
+                g.offsets.insert(tp, o);
+            }
+        });
+        Ok(())
+    }
+
+    /// Committed offsets of a group: all of them, or those asked for.
+    pub fn fetch_offsets(&self, group_id: &str, wanted: Option<Vec<(String, Vec<i32>)>>) -> Vec<(String, i32, Option<CommittedOffset>)> {
+        let Some(g) = self.group(group_id, false) else {
+            return wanted
+                .unwrap_or_default()
+                .into_iter()
+                .flat_map(|(t, ps)| ps.into_iter().map(move |p| (t.clone(), p, None)))
+                .collect();
+        };
+        let g = g.lock().expect("group lock is never poisoned");
+        match wanted {
+            None => g.offsets.iter().map(|((t, p), o)| (t.clone(), *p, Some(o.clone()))).collect(),
+            Some(w) => w
+                .into_iter()
+                .flat_map(|(t, ps)| ps.into_iter().map(move |p| (t.clone(), p)))
+                .map(|(t, p)| {
+                    let o = g.offsets.get(&(t.clone(), p)).cloned();
+                    (t, p, o)
+                })
+                .collect(),
+        }
+    }
+
+    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        let g = self.group(group_id, false)?;
+        let g = g.lock().expect("group lock is never poisoned");
+        let protocol = g.protocol_name.clone().unwrap_or_default();
+        let stable = g.state == GroupState::Stable;
+        Some(GroupDescription {
+            state: g.state,
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            protocol_name: if stable { protocol.clone() } else { String::new() },
+            members: g
+                .members
+                .values()
+                .map(|m| {
+                    (
+                        m.member_id.clone(),
+                        m.group_instance_id.clone(),
+                        m.client_id.clone(),
+                        m.client_host.clone(),
+                        if stable { m.metadata_for(&protocol) } else { Bytes::new() },
+                        if stable { m.assignment.clone() } else { Bytes::new() },
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    /// (group id, protocol type, state) of every live group.
+    pub fn list(&self) -> Vec<(String, String, GroupState)> {
+        let groups: Vec<Arc<Mutex<Group>>> = self.groups.lock().expect("group map lock is never poisoned").values().cloned().collect();
+        let mut out: Vec<_> = groups
+            .iter()
+            .map(|g| {
+                let g = g.lock().expect("group lock is never poisoned");
+                (g.group_id.clone(), g.protocol_type.clone().unwrap_or_default(), g.state)
+            })
+            .filter(|(_, _, s)| *s != GroupState::Dead)
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// DeleteGroups for one group: only Empty groups; writes tombstones.
+    pub fn delete_group(&self, group_id: &str) -> Result<(), ResponseError> {
+        let g = self.group(group_id, false).ok_or(ResponseError::GroupIdNotFound)?;
+        let mut tombstones = Vec::new();
+        {
+            let mut g = g.lock().expect("group lock is never poisoned");
+            match g.state {
+                GroupState::Dead => return Err(ResponseError::GroupIdNotFound),
+                GroupState::Empty => {}
+                _ => return Err(ResponseError::NonEmptyGroup),
+            }
+            for (topic, partition) in g.offsets.keys() {
+                let key = RecordKey::Offset {
+                    group: group_id.to_string(),
+                    topic: topic.clone(),
+                    partition: *partition,
+                };
+                tombstones.push((key.encode(), None));
+            }
+            tombstones.push((RecordKey::Group { group: group_id.to_string() }.encode(), None));
+            self.append(group_id, tombstones)?;
+            g.offsets.clear();
+            g.mark_dead(now_ms());
+        }
+        self.groups.lock().expect("group map lock is never poisoned").remove(group_id);
+        Ok(())
+    }
+
+    /// OffsetDelete: drops committed offsets of topics the group does not
+    /// subscribe to. Returns a per-partition result.
+    pub fn delete_offsets(&self, group_id: &str, partitions: &[(String, i32)]) -> Result<Vec<Option<ResponseError>>, ResponseError> {
+        let g = self.group(group_id, false).ok_or(ResponseError::GroupIdNotFound)?;
+        let mut g = g.lock().expect("group lock is never poisoned");
+        if g.state == GroupState::Dead {
+            return Err(ResponseError::GroupIdNotFound);
+        }
+        let subscribed = if g.state == GroupState::Empty { Default::default() } else { g.subscribed_topics() };
+        let mut results = Vec::new();
+        let mut tombstones = Vec::new();
+        for (topic, partition) in partitions {
+            if subscribed.contains(topic) {
+                results.push(Some(ResponseError::GroupSubscribedToTopic));
+                continue;
+            }
+            if g.offsets.contains_key(&(topic.clone(), *partition)) {
+                let key = RecordKey::Offset {
+                    group: group_id.to_string(),
+                    topic: topic.clone(),
+                    partition: *partition,
+                };
+                tombstones.push((key.encode(), None));
+            }
+            results.push(None);
+        }
+        if !tombstones.is_empty() {
+            self.append(group_id, tombstones)?;
+            for ((topic, partition), r) in partitions.iter().zip(&results) {
+                if r.is_none() {
+                    g.offsets.remove(&(topic.clone(), *partition));
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    /// offsets.retention.minutes: offsets of groups that have been Empty
+    /// longer than the retention, and not committed within it, expire.
+    pub fn expire_offsets(&self, now: i64) {
+        let groups: Vec<Arc<Mutex<Group>>> = self.groups.lock().expect("group map lock is never poisoned").values().cloned().collect();
+        for g in groups {
+            let mut g = g.lock().expect("group lock is never poisoned");
+            if g.state != GroupState::Empty || now - g.state_timestamp_ms < self.config.offsets_retention_ms {
+                continue;
+            }
+            let expired: Vec<(String, i32)> = g
+                .offsets
+                .iter()
+                .filter(|(_, o)| now - o.commit_timestamp_ms >= self.config.offsets_retention_ms)
+                .map(|(k, _)| k.clone())
+                .collect();
+            if expired.is_empty() {
+                continue;
+            }
+            let group_id = g.group_id.clone();
+            let tombstones = expired
+                .iter()
+                .map(|(t, p)| {
+                    let key = RecordKey::Offset {
+                        group: group_id.clone(),
+                        topic: t.clone(),
+                        partition: *p,
+                    };
+                    (key.encode(), None)
+                })
+                .collect();
+            if self.append(&group_id, tombstones).is_ok() {
+                tracing::info!(group = %group_id, partitions = expired.len(), "expired committed offsets");
+                for k in expired {
+                    g.offsets.remove(&k);
+                }
+            }
+        }
+    }
+
+    /// Rebuilds groups and offsets by replaying every hosted
+    /// `__consumer_offsets` partition (at start-up, before serving).
+    pub fn load(&self) {
+        let mut loaded = 0usize;
+        for partition in 0..self.config.num_partitions {
+            let Some(part) = self.replicas.get(OFFSETS_TOPIC, partition) else { continue };
+            let mut offset = part.offsets().log_start_offset;
+            loop {
+                let snap = match part.fetch(offset, 1 << 20, true, None) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(partition, error = %e, "cannot replay __consumer_offsets");
+                        break;
+                    }
+                };
+                let Some(plan) = snap.plan else { break };
+                let Ok(mut data) = plan.read() else { break };
+                let before = offset;
+                while data.len() >= crate::log::batch::HEADER_SIZE {
+                    let Ok(h) = crate::log::batch::BatchHeader::parse(&data) else { break };
+                    if h.total_size() > data.len() {
+                        break;
+                    }
+                    let mut one = data.split_to(h.total_size());
+                    offset = h.last_offset() + 1;
+                    if h.is_control() {
+                        continue;
+                    }
+                    if let Ok(set) = RecordBatchDecoder::decode(&mut one) {
+                        for r in set.records {
+                            if let Some(k) = r.key.as_deref().and_then(RecordKey::decode) {
+                                self.apply_loaded(k, r.value);
+                                loaded += 1;
+                            }
+                        }
+                    }
+                }
+                if offset == before {
+                    break;
+                }
+            }
+        }
+        if loaded > 0 {
+            tracing::info!(records = loaded, groups = self.groups.lock().expect("lock").len(), "loaded consumer groups");
+        }
+    }
+
+    fn apply_loaded(&self, key: RecordKey, value: Option<Bytes>) {
+        match key {
+            RecordKey::Offset { group, topic, partition } => {
+                let g = self.group(&group, true).expect("created");
+                let mut g = g.lock().expect("group lock is never poisoned");
+                match value.as_deref().and_then(records::decode_offset_value) {
+                    Some(o) => {
+                        g.offsets.insert((topic, partition), o);
+                    }
+                    None => {
+                        g.offsets.remove(&(topic, partition));
+                    }
+                }
+            }
+            RecordKey::Group { group } => match value.as_deref().and_then(records::decode_group_value) {
+                Some(v) => {
+                    let g = self.group(&group, true).expect("created");
+                    let mut g = g.lock().expect("group lock is never poisoned");
+                    // Members are not restored: they rejoin (UNKNOWN_MEMBER_ID
+                    // on their next call) and the group resumes from its
+                    // committed offsets under the next generation.
+                    g.generation_id = v.generation_id;
+                    g.protocol_type = Some(v.protocol_type);
+                }
+                None => {
+                    self.groups.lock().expect("group map lock is never poisoned").remove(&group);
+                }
+            },
+        }
+    }
+}
+
+fn metadata_value(g: &Group) -> GroupMetadataValue {
+    let protocol = g.protocol_name.clone().unwrap_or_default();
+    GroupMetadataValue {
+        protocol_type: g.protocol_type.clone().unwrap_or_default(),
+        generation_id: g.generation_id,
+        protocol_name: g.protocol_name.clone(),
+        leader: g.leader_id.clone(),
+        state_timestamp_ms: g.state_timestamp_ms,
+        members: g
+            .members
+            .values()
+            .map(|m| MemberValue {
+                member_id: m.member_id.clone(),
+                group_instance_id: m.group_instance_id.clone(),
+                client_id: m.client_id.clone(),
+                client_host: m.client_host.clone(),
+                rebalance_timeout_ms: m.rebalance_timeout_ms,
+                session_timeout_ms: m.session_timeout_ms,
+                subscription: m.metadata_for(&protocol),
+                assignment: m.assignment.clone(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_are_placed_like_kafka() {
+        // Java: "".hashCode() == 0, "a" == 97, "ab" == 97*31+98.
+        assert_eq!(java_hash(""), 0);
+        assert_eq!(java_hash("a"), 97);
+        assert_eq!(java_hash("ab"), 97 * 31 + 98);
+    }
+}
