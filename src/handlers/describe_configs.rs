@@ -148,6 +148,7 @@ fn to_result(e: Entry, include_synonyms: bool, version: i16) -> DescribeConfigsR
     c.read_only = e.read_only;
     c.config_source = e.source;
     c.is_sensitive = e.sensitive;
+    c.documentation = None; // Kafka sends null unless include_documentation asks for it
     if version >= 3 {
         c.config_type = e.config_type;
     }

@@ -36,7 +36,7 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> Result<Opt
                     Ok((offset, timestamp)) => {
                         pr.offset = offset;
                         pr.timestamp = timestamp;
-                        pr.leader_epoch = if offset >= 0 { part.leader_epoch() } else { -1 };
+                        pr.leader_epoch = if offset >= 0 && ctx.version() >= 4 { part.leader_epoch() } else { -1 };
                     }
                     Err(code) => {
                         pr.error_code = code.code();

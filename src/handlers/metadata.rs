@@ -27,7 +27,8 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> Result<Option
     resp.cluster_id = Some(str_bytes(broker.cluster_id.clone()));
     resp.controller_id = BrokerId(broker.config.node_id);
 
-    let Some(requested) = req.topics else {
+    // In v0 an empty topic list means all topics (Kafka's MetadataRequest.isAllTopics).
+    let Some(requested) = req.topics.filter(|t| !(t.is_empty() && ctx.version() == 0)) else {
         resp.topics = image.topics.values().map(|t| topic_response(t)).collect();
         return Ok(Some(resp));
     };

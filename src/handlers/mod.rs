@@ -5,20 +5,31 @@
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_groups;
 pub mod delete_records;
 pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
+pub mod describe_groups;
 pub mod alter_configs;
 pub mod describe_log_dirs;
 pub mod errors;
 pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
 pub mod incremental_alter_configs;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_groups;
 pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
+pub mod offset_commit;
+pub mod offset_delete;
+pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
+pub mod sync_group;
 
 use std::sync::Arc;
 
@@ -33,6 +44,8 @@ use crate::broker::Broker;
 pub struct RequestContext {
     pub broker: Arc<Broker>,
     pub header: RequestHeader,
+    /// The client's address (group members are reported with it).
+    pub peer: std::net::SocketAddr,
     /// Held by a produce request until its batches are appended, so a
     /// connection's produce requests reach the log in arrival order.
     pub append_order: Option<OwnedMutexGuard<()>>,
@@ -53,6 +66,14 @@ macro_rules! apis {
     ($($key:ident($request:ty) => $handler:path),* $(,)?) => {
         /// Every API fjord implements, in Kafka's key order.
         pub const APIS: &[ApiKey] = &[$(ApiKey::$key),*];
+
+        /// The versions the protocol crate can decode for each API.
+        fn decodable_versions(api: ApiKey) -> Option<VersionRange> {
+            match api {
+                $(ApiKey::$key => Some(<$request as kafka_protocol::protocol::Message>::VERSIONS),)*
+                _ => None,
+            }
+        }
 
         /// Decodes the request body, runs its handler and encodes the
         /// response body into `out`. `Ok(false)` means no response is sent
@@ -84,6 +105,15 @@ apis! {
     Fetch(FetchRequest) => fetch::handle,
     ListOffsets(ListOffsetsRequest) => list_offsets::handle,
     Metadata(MetadataRequest) => metadata::handle,
+    OffsetCommit(OffsetCommitRequest) => offset_commit::handle,
+    OffsetFetch(OffsetFetchRequest) => offset_fetch::handle,
+    FindCoordinator(FindCoordinatorRequest) => find_coordinator::handle,
+    JoinGroup(JoinGroupRequest) => join_group::handle,
+    Heartbeat(HeartbeatRequest) => heartbeat::handle,
+    LeaveGroup(LeaveGroupRequest) => leave_group::handle,
+    SyncGroup(SyncGroupRequest) => sync_group::handle,
+    DescribeGroups(DescribeGroupsRequest) => describe_groups::handle,
+    ListGroups(ListGroupsRequest) => list_groups::handle,
     DeleteRecords(DeleteRecordsRequest) => delete_records::handle,
     InitProducerId(InitProducerIdRequest) => init_producer_id::handle,
     OffsetForLeaderEpoch(OffsetForLeaderEpochRequest) => offset_for_leader_epoch::handle,
@@ -94,14 +124,25 @@ apis! {
     AlterConfigs(AlterConfigsRequest) => alter_configs::handle,
     DescribeLogDirs(DescribeLogDirsRequest) => describe_log_dirs::handle,
     CreatePartitions(CreatePartitionsRequest) => create_partitions::handle,
+    DeleteGroups(DeleteGroupsRequest) => delete_groups::handle,
     IncrementalAlterConfigs(IncrementalAlterConfigsRequest) => incremental_alter_configs::handle,
+    OffsetDelete(OffsetDeleteRequest) => offset_delete::handle,
     DescribeCluster(DescribeClusterRequest) => describe_cluster::handle,
 }
 
-/// The versions of `api` fjord accepts: the Kafka 4.x range the protocol
-/// crate implements, for APIs that have a handler.
+/// The versions of `api` fjord accepts: the Kafka 4.1 range (without
+/// versions Kafka still marks unstable, which the request types cannot
+/// decode), raised to Kafka 4.0's minimums where KIP-896 removed old ones.
 pub fn supported_versions(api: ApiKey) -> Option<VersionRange> {
-    APIS.contains(&api).then(|| api.valid_versions())
+    let range = decodable_versions(api)?.intersect(&api.valid_versions());
+    let kafka4_min = match api {
+        ApiKey::JoinGroup => 2,
+        _ => range.min,
+    };
+    Some(VersionRange {
+        min: range.min.max(kafka4_min),
+        max: range.max,
+    })
 }
 
 /// Helper for handlers: build a `StrBytes` from anything string-like.

@@ -97,6 +97,7 @@ pub async fn run(broker: Arc<Broker>, socket: TcpStream, peer: SocketAddr, mut s
                 let ctx = RequestContext {
                     broker,
                     header,
+                    peer,
                     append_order: ordering,
                 };
                 let mut out = response_prefix(&ctx.header, api);
