@@ -113,7 +113,9 @@ impl GroupCoordinator {
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
-                sequence: -1,
+                // The encoder keeps records in one batch while offset minus
+                // sequence is constant; this also leaves base sequence -1.
+                sequence: i as i32 - 1,
                 timestamp: now,
                 key: Some(k),
                 value: v,
