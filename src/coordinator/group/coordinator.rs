@@ -39,7 +39,18 @@ pub struct GroupCoordinator {
     groups: Mutex<HashMap<String, Arc<Mutex<Group>>>>,
     pub config: CoordinatorConfig,
     replicas: Arc<ReplicaManager>,
+    /// One writer per `__consumer_offsets` partition, holding the number of
+    /// records written since its last checkpoint. Lock order: this, then a
+    /// group's lock.
+    writers: Vec<Mutex<u64>>,
 }
+
+/// Records written to a `__consumer_offsets` partition before the
+/// coordinator rewrites the live state and drops everything older. This is
+/// what bounds replay: only the latest value per key matters.
+const CHECKPOINT_AFTER_RECORDS: u64 = 100_000;
+/// Records per batch when a checkpoint rewrites the live state.
+const CHECKPOINT_BATCH_RECORDS: usize = 1_000;
 
 /// Java's `String.hashCode`, which Kafka uses to place a group.
 fn java_hash(s: &str) -> i32 {
@@ -50,10 +61,12 @@ type GroupSnapshot = Option<(String, GroupMetadataValue)>;
 
 impl GroupCoordinator {
     pub fn new(config: CoordinatorConfig, replicas: Arc<ReplicaManager>) -> Self {
+        let writers = (0..config.num_partitions.max(1)).map(|_| Mutex::new(0)).collect();
         GroupCoordinator {
             groups: Mutex::new(HashMap::new()),
             config,
             replicas,
+            writers,
         }
     }
 
@@ -89,18 +102,32 @@ impl GroupCoordinator {
 
     fn persist_group(&self, snapshot: GroupSnapshot) {
         if let Some((id, value)) = snapshot {
+            let mut writer = self.writer(&id);
             let key = RecordKey::Group { group: id.clone() }.encode();
-            if let Err(e) = self.append(&id, vec![(key, Some(records::encode_group_value(&value)))]) {
+            if let Err(e) = self.append(&mut writer, &id, vec![(key, Some(records::encode_group_value(&value)))]) {
                 tracing::warn!(group = %id, error = ?e, "could not persist group metadata");
             }
+            self.maybe_checkpoint(&mut writer, self.partition_for(&id));
         }
     }
 
-    /// Appends records to the group's `__consumer_offsets` partition.
-    fn append(&self, group: &str, kvs: Vec<(Bytes, Option<Bytes>)>) -> Result<(), ResponseError> {
-        let partition = self.partition_for(group);
+    /// The writer of the group's `__consumer_offsets` partition.
+    fn writer(&self, group: &str) -> std::sync::MutexGuard<'_, u64> {
+        self.writers[self.partition_for(group) as usize]
+            .lock()
+            .expect("writer lock is never poisoned")
+    }
+
+    /// Appends records to the group's `__consumer_offsets` partition (the
+    /// caller holds its writer); returns the first offset written.
+    fn append(&self, writer: &mut u64, group: &str, kvs: Vec<(Bytes, Option<Bytes>)>) -> Result<i64, ResponseError> {
+        self.append_to(writer, self.partition_for(group), kvs)
+    }
+
+    fn append_to(&self, writer: &mut u64, partition: i32, kvs: Vec<(Bytes, Option<Bytes>)>) -> Result<i64, ResponseError> {
         let part = self.replicas.get(OFFSETS_TOPIC, partition).ok_or(ResponseError::CoordinatorNotAvailable)?;
         let now = now_ms();
+        let count = kvs.len() as u64;
         let recs: Vec<Record> = kvs
             .into_iter()
             .enumerate()
@@ -125,10 +152,70 @@ impl GroupCoordinator {
         let mut buf = bytes::BytesMut::new();
         RecordBatchEncoder::encode(&mut buf, &recs, &RecordEncodeOptions { version: 2, compression: Compression::None })
             .map_err(|_| ResponseError::UnknownServerError)?;
-        part.append(&buf.freeze(), -1, now).map(|_| ()).map_err(|e| {
-            tracing::warn!(group, error = %e, "write to __consumer_offsets failed");
+        let info = part.append(&buf.freeze(), -1, now).map_err(|e| {
+            tracing::warn!(partition, error = %e, "write to __consumer_offsets failed");
             ResponseError::CoordinatorNotAvailable
-        })
+        })?;
+        *writer += count;
+        Ok(info.base_offset)
+    }
+
+    /// Once enough has been written to a partition, rewrites the live state
+    /// of its groups (latest offsets and metadata) and moves the log start
+    /// offset to that rewrite, so replay never reads superseded records.
+    fn maybe_checkpoint(&self, writer: &mut u64, partition: i32) {
+        if *writer < CHECKPOINT_AFTER_RECORDS {
+            return;
+        }
+        let groups: Vec<Arc<Mutex<Group>>> = self
+            .groups
+            .lock()
+            .expect("group map lock is never poisoned")
+            .iter()
+            .filter(|(id, _)| self.partition_for(id) == partition)
+            .map(|(_, g)| g.clone())
+            .collect();
+        let mut live: Vec<(Bytes, Option<Bytes>)> = Vec::new();
+        for g in groups {
+            let g = g.lock().expect("group lock is never poisoned");
+            if g.state == GroupState::Dead {
+                continue;
+            }
+            for ((topic, p), o) in &g.offsets {
+                let key = RecordKey::Offset {
+                    group: g.group_id.clone(),
+                    topic: topic.clone(),
+                    partition: *p,
+                };
+                live.push((key.encode(), Some(records::encode_offset_value(o))));
+            }
+            if g.protocol_type.is_some() {
+                live.push((RecordKey::Group { group: g.group_id.clone() }.encode(), Some(records::encode_group_value(&metadata_value(&g)))));
+            }
+        }
+        let Some(part) = self.replicas.get(OFFSETS_TOPIC, partition) else { return };
+        let mut start = part.offsets().log_end_offset;
+        let mut first = true;
+        let mut chunks = live.into_iter().peekable();
+        while chunks.peek().is_some() {
+            let chunk: Vec<_> = chunks.by_ref().take(CHECKPOINT_BATCH_RECORDS).collect();
+            match self.append_to(writer, partition, chunk) {
+                Ok(base) if first => {
+                    start = base;
+                    first = false;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(partition, error = ?e, "checkpoint of __consumer_offsets failed");
+                    return;
+                }
+            }
+        }
+        match part.delete_records_before(start) {
+            Ok(low) => tracing::info!(partition, log_start_offset = low, "checkpointed __consumer_offsets"),
+            Err(e) => tracing::warn!(partition, error = %e, "could not trim __consumer_offsets"),
+        }
+        *writer = 0;
     }
 
     fn schedule(self: &Arc<Self>, group_id: &str, timers: Vec<Timer>) {
@@ -276,12 +363,16 @@ impl GroupCoordinator {
                 (key.encode(), Some(records::encode_offset_value(o)))
             })
             .collect();
-        self.append(group_id, kvs)?;
+        // Applied under the partition's writer, so a checkpoint never
+        // rewrites a value older than one already in the log.
+        let mut writer = self.writer(group_id);
+        self.append(&mut writer, group_id, kvs)?;
         self.with_group(group_id, true, |g| {
             for (tp, o) in offsets {
                 g.offsets.insert(tp, o);
             }
         });
+        self.maybe_checkpoint(&mut writer, self.partition_for(group_id));
         Ok(())
     }
 
@@ -351,6 +442,7 @@ impl GroupCoordinator {
 
     /// DeleteGroups for one group: only Empty groups; writes tombstones.
     pub fn delete_group(&self, group_id: &str) -> Result<(), ResponseError> {
+        let mut writer = self.writer(group_id);
         let g = self.group(group_id, false).ok_or(ResponseError::GroupIdNotFound)?;
         let mut tombstones = Vec::new();
         {
@@ -369,7 +461,7 @@ impl GroupCoordinator {
                 tombstones.push((key.encode(), None));
             }
             tombstones.push((RecordKey::Group { group: group_id.to_string() }.encode(), None));
-            self.append(group_id, tombstones)?;
+            self.append(&mut writer, group_id, tombstones)?;
             g.offsets.clear();
             g.mark_dead(now_ms());
         }
@@ -380,6 +472,7 @@ impl GroupCoordinator {
     /// OffsetDelete: drops committed offsets of topics the group does not
     /// subscribe to. Returns a per-partition result.
     pub fn delete_offsets(&self, group_id: &str, partitions: &[(String, i32)]) -> Result<Vec<Option<ResponseError>>, ResponseError> {
+        let mut writer = self.writer(group_id);
         let g = self.group(group_id, false).ok_or(ResponseError::GroupIdNotFound)?;
         let mut g = g.lock().expect("group lock is never poisoned");
         if g.state == GroupState::Dead {
@@ -404,7 +497,7 @@ impl GroupCoordinator {
             results.push(None);
         }
         if !tombstones.is_empty() {
-            self.append(group_id, tombstones)?;
+            self.append(&mut writer, group_id, tombstones)?;
             for ((topic, partition), r) in partitions.iter().zip(&results) {
                 if r.is_none() {
                     g.offsets.remove(&(topic.clone(), *partition));
@@ -419,6 +512,8 @@ impl GroupCoordinator {
     pub fn expire_offsets(&self, now: i64) {
         let groups: Vec<Arc<Mutex<Group>>> = self.groups.lock().expect("group map lock is never poisoned").values().cloned().collect();
         for g in groups {
+            let group_id = g.lock().expect("group lock is never poisoned").group_id.clone();
+            let mut writer = self.writer(&group_id);
             let mut g = g.lock().expect("group lock is never poisoned");
             if g.state != GroupState::Empty || now - g.state_timestamp_ms < self.config.offsets_retention_ms {
                 continue;
@@ -432,7 +527,6 @@ impl GroupCoordinator {
             if expired.is_empty() {
                 continue;
             }
-            let group_id = g.group_id.clone();
             let tombstones = expired
                 .iter()
                 .map(|(t, p)| {
@@ -444,7 +538,7 @@ impl GroupCoordinator {
                     (key.encode(), None)
                 })
                 .collect();
-            if self.append(&group_id, tombstones).is_ok() {
+            if self.append(&mut writer, &group_id, tombstones).is_ok() {
                 tracing::info!(group = %group_id, partitions = expired.len(), "expired committed offsets");
                 for k in expired {
                     g.offsets.remove(&k);
@@ -486,6 +580,8 @@ impl GroupCoordinator {
                             if let Some(k) = r.key.as_deref().and_then(RecordKey::decode) {
                                 self.apply_loaded(k, r.value);
                                 loaded += 1;
+                                // A long replay is checkpointed at the next write.
+                                *self.writers[partition as usize].lock().expect("writer lock is never poisoned") += 1;
                             }
                         }
                     }
