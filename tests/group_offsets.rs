@@ -1,0 +1,72 @@
+//! Committed offsets survive a broker restart, and the replay of
+//! `__consumer_offsets` stays bounded: after enough commits the coordinator
+//! checkpoints the live state and the log start offset moves past
+//! superseded records.
+
+use std::collections::BTreeMap;
+
+use fjord::coordinator::group::state::CommittedOffset;
+use fjord::coordinator::group::OFFSETS_TOPIC;
+use fjord::{Broker, Config};
+
+fn config(dir: &std::path::Path) -> Config {
+    let mut set = BTreeMap::new();
+    set.insert("log.dirs".to_string(), dir.display().to_string());
+    set.insert("listeners".to_string(), "PLAINTEXT://127.0.0.1:0".to_string());
+    set.insert("offsets.topic.num.partitions".to_string(), "3".to_string());
+    Config::from_sources(&set).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_survive_restart_and_replay_is_checkpointed() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::open(config(dir.path())).unwrap();
+    broker.ensure_offsets_topic().unwrap();
+    // A topic to commit offsets for.
+    let topic = fjord::metadata::controller::NewTopic {
+        name: "events",
+        num_partitions: 100,
+        replication_factor: 1,
+        assignments: None,
+        configs: BTreeMap::new(),
+    };
+    broker.write_metadata(|image| fjord::metadata::controller::create_topic(image, &topic, &[1])).unwrap();
+
+    let group = "checkpointed-group";
+    let rounds = 1_100;
+    for round in 0..rounds {
+        let offsets = (0..100)
+            .map(|p| {
+                (
+                    ("events".to_string(), p),
+                    CommittedOffset {
+                        offset: round * 1000 + p as i64,
+                        leader_epoch: 0,
+                        metadata: format!("round-{round}"),
+                        commit_timestamp_ms: fjord::broker::now_ms(),
+                    },
+                )
+            })
+            .collect();
+        broker.groups.commit(group, "", None, -1, offsets).unwrap();
+    }
+    let partition = broker.groups.partition_for(group);
+    let log = broker.replicas.get(OFFSETS_TOPIC, partition).unwrap().offsets();
+    assert!(log.log_start_offset > 0, "a checkpoint moved the log start offset");
+    assert!(
+        log.log_end_offset - log.log_start_offset < 100_000,
+        "replay covers at most one checkpoint interval plus the live state, not all {} records",
+        rounds * 100
+    );
+    broker.shutdown();
+    drop(broker);
+
+    let broker = Broker::open(config(dir.path())).unwrap();
+    let fetched = broker.groups.fetch_offsets(group, Some(vec![("events".to_string(), (0..100).collect())]));
+    assert_eq!(fetched.len(), 100);
+    for (_, p, o) in fetched {
+        let o = o.expect("committed offset restored");
+        assert_eq!(o.offset, (rounds - 1) * 1000 + p as i64);
+        assert_eq!(o.metadata, format!("round-{}", rounds - 1));
+    }
+}
