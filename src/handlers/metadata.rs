@@ -31,7 +31,7 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> Result<Option
     let Some(requested) = req.topics.filter(|t| !(t.is_empty() && ctx.version() == 0)) else {
         resp.topics = image.topics.values().map(topic_response).collect();
         return Ok(Some(resp));
-    }
+    };
     // v0 has no flag and always auto-creates; later versions ask for it.
     let allow_create = broker.config.auto_create_topics_enable && (ctx.version() < 4 || req.allow_auto_topic_creation);
     let mut errors: BTreeMap<String, ResponseError> = BTreeMap::new();
