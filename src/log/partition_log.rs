@@ -434,14 +434,30 @@ impl PartitionLog {
     }
 
     /// The end offset of `epoch` (the start of the next epoch, or the log end
-    /// offset for the latest), as OffsetForLeaderEpoch answers.
+    /// offset for the latest), as Kafka's `LeaderEpochFileCache.endOffsetFor`
+    /// answers OffsetForLeaderEpoch: an epoch above the latest is unknown.
     pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
         let leo = self.log_end_offset();
-        match self.epochs.iter().rposition(|(e, _)| *e <= epoch) {
-            None => (-1, -1),
-            Some(i) if i + 1 == self.epochs.len() => (self.epochs[i].0, leo),
-            Some(i) => (self.epochs[i].0, self.epochs[i + 1].1),
+        if epoch < 0 {
+            return (-1, -1);
         }
+        if self.epochs.last().is_some_and(|(e, _)| *e == epoch) {
+            return (epoch, leo);
+        }
+        let Some(higher) = self.epochs.iter().find(|(e, _)| *e > epoch) else {
+            return (-1, -1);
+        };
+        match self.epochs.iter().rev().find(|(e, _)| *e <= epoch) {
+            Some((floor, _)) => (*floor, higher.1),
+            None => (epoch, higher.1),
+        }
+    }
+
+    /// A leader epoch starts at the current log end offset (Kafka's
+    /// `Partition.makeLeader` assigns it before any batch is written).
+    pub fn assign_leader_epoch(&mut self, epoch: i32) {
+        let leo = self.log_end_offset();
+        record_epoch(&mut self.epochs, epoch, leo);
     }
 
     pub fn flush(&mut self) -> Result<(), LogError> {

@@ -49,7 +49,8 @@ pub enum PartitionError {
 }
 
 impl Partition {
-    pub fn new(topic: String, index: i32, topic_id: Uuid, log: PartitionLog, leader_epoch: i32, isr_size: usize) -> Self {
+    pub fn new(topic: String, index: i32, topic_id: Uuid, mut log: PartitionLog, leader_epoch: i32, isr_size: usize) -> Self {
+        log.assign_leader_epoch(leader_epoch);
         Partition {
             topic,
             index,
@@ -153,6 +154,9 @@ impl Partition {
         let mut s = self.lock();
         if s.log.config() != &config {
             s.log.set_config(config);
+        }
+        if leader_epoch != s.leader_epoch {
+            s.log.assign_leader_epoch(leader_epoch);
         }
         s.leader_epoch = leader_epoch;
         s.isr_size = isr_size;

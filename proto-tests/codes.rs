@@ -1,0 +1,38 @@
+//! Kafka error codes as they appear on the wire (Kafka's `Errors` enum).
+//! Spelled out as numbers so a test states the wire value it expects,
+//! independently of the library the broker itself uses.
+
+pub const NONE: i16 = 0;
+pub const OFFSET_OUT_OF_RANGE: i16 = 1;
+pub const CORRUPT_MESSAGE: i16 = 2;
+pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+pub const LEADER_NOT_AVAILABLE: i16 = 5;
+pub const MESSAGE_TOO_LARGE: i16 = 10;
+pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
+pub const INVALID_REQUIRED_ACKS: i16 = 21;
+pub const UNSUPPORTED_VERSION: i16 = 35;
+pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+pub const INVALID_PARTITIONS: i16 = 37;
+pub const INVALID_REPLICATION_FACTOR: i16 = 38;
+pub const INVALID_CONFIG: i16 = 40;
+pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
+pub const UNKNOWN_TOPIC_ID: i16 = 100;
+
+/// DescribeConfigs config sources.
+pub const SOURCE_DYNAMIC_TOPIC_CONFIG: i8 = 1;
+pub const SOURCE_STATIC_BROKER_CONFIG: i8 = 4;
+pub const SOURCE_DEFAULT_CONFIG: i8 = 5;
+
+/// DescribeConfigs config types (KIP-569).
+pub const TYPE_INT: i8 = 3;
+pub const TYPE_LONG: i8 = 5;
+pub const TYPE_LIST: i8 = 7;
+
+/// Group coordinator errors.
+pub const ILLEGAL_GENERATION: i16 = 22;
+pub const UNKNOWN_MEMBER_ID: i16 = 25;
+pub const NON_EMPTY_GROUP: i16 = 68;
+pub const GROUP_ID_NOT_FOUND: i16 = 69;
+pub const MEMBER_ID_REQUIRED: i16 = 79;
+pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
