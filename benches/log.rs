@@ -78,8 +78,7 @@ fn bench_append(c: &mut Criterion) {
             let mut done = 0;
             while done < iters {
                 let dir = tempfile::tempdir().expect("tempdir");
-                let mut log =
-                    PartitionLog::open(dir.path(), log_config(), now_ms(), true).expect("open log");
+                let mut log = PartitionLog::open(dir.path(), log_config(), now_ms(), true).expect("open log");
                 let n = APPENDS_PER_LOG.min(iters - done);
                 let now = now_ms();
                 let start = Instant::now();
@@ -131,11 +130,7 @@ fn bench_index(c: &mut Criterion) {
     });
     let mut rng = Lcg::new(2);
     g.bench_function("time_floor_10k_entries", |bench| {
-        bench.iter(|| {
-            times.floor(black_box(
-                1_700_000_000_000 + rng.below(max_key * 10 / 4) as i64,
-            ))
-        })
+        bench.iter(|| times.floor(black_box(1_700_000_000_000 + rng.below(max_key * 10 / 4) as i64)))
     });
     g.bench_function("offset_append_10k_entries", |bench| {
         bench.iter_batched(
@@ -183,11 +178,5 @@ fn bench_read(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(
-    benches,
-    bench_validation,
-    bench_append,
-    bench_index,
-    bench_read
-);
+criterion_group!(benches, bench_validation, bench_append, bench_index, bench_read);
 criterion_main!(benches);

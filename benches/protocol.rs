@@ -14,9 +14,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{
-    ApiKey, FetchRequest, FetchResponse, ProduceRequest, RequestHeader, TopicName,
-};
+use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, ProduceRequest, RequestHeader, TopicName};
 use kafka_protocol::protocol::{Decodable, Encodable, Message, StrBytes};
 
 use common::{batch_16k, now_ms};
@@ -109,17 +107,14 @@ fn fetch_response() -> FetchResponse {
 /// What the connection does with a frame: the header, then the body.
 fn decode_request<M: Decodable>(api: ApiKey, mut frame: Bytes) -> (RequestHeader, M) {
     let version = i16::from_be_bytes([frame[2], frame[3]]);
-    let header = RequestHeader::decode(&mut frame, api.request_header_version(version))
-        .expect("header decodes");
+    let header = RequestHeader::decode(&mut frame, api.request_header_version(version)).expect("header decodes");
     let body = M::decode(&mut frame, version).expect("body decodes");
     (header, body)
 }
 
 fn bench_frame(c: &mut Criterion) {
     let produce = frame(ApiKey::Produce, PRODUCE_VERSION, &produce_request());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     let mut g = c.benchmark_group("frame");
     g.throughput(Throughput::Bytes(produce.len() as u64));
     g.bench_function("read_frame_produce_16KiB", |b| {
@@ -155,29 +150,21 @@ fn bench_encode(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(FETCH_RESPONSE_RECORDS_BYTES as u64));
     // The connection starts a response buffer at 256 bytes and lets the
     // encoder grow it; compare with a buffer sized up front.
-    g.bench_function(
-        format!("fetch_response_v{FETCH_VERSION}_1MiB_grow_from_256B"),
-        |b| {
-            b.iter(|| {
-                let mut out = BytesMut::with_capacity(256);
-                black_box(&resp)
-                    .encode(&mut out, FETCH_VERSION)
-                    .expect("encodes");
-                out
-            })
-        },
-    );
-    g.bench_function(
-        format!("fetch_response_v{FETCH_VERSION}_1MiB_presized"),
-        |b| {
-            b.iter(|| {
-                let size = black_box(&resp).compute_size(FETCH_VERSION).expect("sizes");
-                let mut out = BytesMut::with_capacity(size + 64);
-                resp.encode(&mut out, FETCH_VERSION).expect("encodes");
-                out
-            })
-        },
-    );
+    g.bench_function(format!("fetch_response_v{FETCH_VERSION}_1MiB_grow_from_256B"), |b| {
+        b.iter(|| {
+            let mut out = BytesMut::with_capacity(256);
+            black_box(&resp).encode(&mut out, FETCH_VERSION).expect("encodes");
+            out
+        })
+    });
+    g.bench_function(format!("fetch_response_v{FETCH_VERSION}_1MiB_presized"), |b| {
+        b.iter(|| {
+            let size = black_box(&resp).compute_size(FETCH_VERSION).expect("sizes");
+            let mut out = BytesMut::with_capacity(size + 64);
+            resp.encode(&mut out, FETCH_VERSION).expect("encodes");
+            out
+        })
+    });
     g.finish();
 }
 

@@ -6,23 +6,18 @@ use std::collections::BTreeSet;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::metadata_response::{MetadataResponse, MetadataResponseTopic};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, BrokerId, DescribeClusterRequest, InitProducerIdRequest,
-    InitProducerIdResponse, MetadataRequest,
+    ApiKey, ApiVersionsRequest, BrokerId, DescribeClusterRequest, InitProducerIdRequest, InitProducerIdResponse,
+    MetadataRequest,
 };
 use uuid::Uuid;
 
 use crate::codes::*;
 use crate::harness::{
-    each_version, str_bytes, topic_name, Client, TestBroker, ADVERTISED_HOST, ADVERTISED_PORT,
-    NODE_ID,
+    each_version, str_bytes, topic_name, Client, TestBroker, ADVERTISED_HOST, ADVERTISED_PORT, NODE_ID,
 };
 use crate::ops::{create_topic, metadata_topic};
 
-fn metadata_request(
-    version: i16,
-    topics: Option<Vec<&str>>,
-    allow_auto_topic_creation: bool,
-) -> MetadataRequest {
+fn metadata_request(version: i16, topics: Option<Vec<&str>>, allow_auto_topic_creation: bool) -> MetadataRequest {
     let mut req = MetadataRequest::default();
     req.topics = topics.map(|ts| {
         ts.into_iter()
@@ -46,11 +41,7 @@ fn assert_cluster(resp: &MetadataResponse, version: i16, cluster_id: &str) {
     assert_eq!(resp.brokers.len(), 1, "v{version}: one broker");
     let b = &resp.brokers[0];
     assert_eq!(b.node_id, BrokerId(NODE_ID), "v{version}: broker node id");
-    assert_eq!(
-        b.host.as_str(),
-        ADVERTISED_HOST,
-        "v{version}: advertised host"
-    );
+    assert_eq!(b.host.as_str(), ADVERTISED_HOST, "v{version}: advertised host");
     assert_eq!(b.port, ADVERTISED_PORT, "v{version}: advertised port");
     assert_eq!(b.rack, None, "v{version}: rack");
     let expected_cluster_id = if version >= 2 { Some(cluster_id) } else { None };
@@ -96,10 +87,7 @@ fn assert_topic(t: &MetadataResponseTopic, version: i16, name: &str, id: Uuid, p
     );
     for (i, p) in t.partitions.iter().enumerate() {
         let what = format!("v{version} {name}-{i}");
-        assert_eq!(
-            p.partition_index, i as i32,
-            "{what}: partitions in index order"
-        );
+        assert_eq!(p.partition_index, i as i32, "{what}: partitions in index order");
         assert_eq!(p.error_code, NONE, "{what}: error");
         assert_eq!(p.leader_id, BrokerId(NODE_ID), "{what}: leader");
         let epoch = if version >= 7 { 0 } else { -1 };
@@ -121,9 +109,7 @@ async fn metadata_every_version() {
             let name = format!("metadata-v{v}");
             let topic = create_topic(&mut c, &name, 3, &[]).await;
 
-            let resp = c
-                .call(v, &metadata_request(v, Some(vec![&name]), false))
-                .await;
+            let resp = c.call(v, &metadata_request(v, Some(vec![&name]), false)).await;
             assert_cluster(&resp, v, &ctx.cluster_id);
             assert_eq!(resp.topics.len(), 1, "v{v}: one topic");
             assert_topic(&resp.topics[0], v, &name, topic.id, 3);
@@ -136,31 +122,21 @@ async fn metadata_every_version() {
                 .topics
                 .iter()
                 .find(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some(name.as_str()));
-            let listed = listed.unwrap_or_else(|| {
-                panic!("v{v}: all-topics metadata lists {name}: {:?}", resp.topics)
-            });
+            let listed = listed.unwrap_or_else(|| panic!("v{v}: all-topics metadata lists {name}: {:?}", resp.topics));
             assert_topic(listed, v, &name, topic.id, 3);
 
             if v >= 4 {
                 // Unknown topic without auto-creation: an error, not a topic.
                 let unknown = format!("metadata-unknown-v{v}");
-                let resp = c
-                    .call(v, &metadata_request(v, Some(vec![&unknown]), false))
-                    .await;
+                let resp = c.call(v, &metadata_request(v, Some(vec![&unknown]), false)).await;
                 let t = &resp.topics[0];
-                assert_eq!(
-                    t.error_code, UNKNOWN_TOPIC_OR_PARTITION,
-                    "v{v}: unknown topic"
-                );
+                assert_eq!(t.error_code, UNKNOWN_TOPIC_OR_PARTITION, "v{v}: unknown topic");
                 assert_eq!(
                     t.name.as_ref().map(|n| n.0.as_str()),
                     Some(unknown.as_str()),
                     "v{v}: unknown topic name echo"
                 );
-                assert!(
-                    t.partitions.is_empty(),
-                    "v{v}: unknown topic has no partitions"
-                );
+                assert!(t.partitions.is_empty(), "v{v}: unknown topic has no partitions");
                 let check = metadata_topic(&mut c, &unknown).await;
                 assert_eq!(
                     check.error_code, UNKNOWN_TOPIC_OR_PARTITION,
@@ -171,9 +147,7 @@ async fn metadata_every_version() {
             // Auto-creation (always on before v4, on request after): Kafka
             // may answer LEADER_NOT_AVAILABLE while it creates the topic.
             let auto = format!("metadata-auto-v{v}");
-            let resp = c
-                .call(v, &metadata_request(v, Some(vec![&auto]), true))
-                .await;
+            let resp = c.call(v, &metadata_request(v, Some(vec![&auto]), true)).await;
             let code = resp.topics[0].error_code;
             assert!(
                 code == NONE || code == LEADER_NOT_AVAILABLE,
@@ -240,11 +214,7 @@ async fn api_versions_every_version() {
             (*api as i16, r.min, r.max)
         })
         .collect();
-    assert_eq!(
-        expected.len(),
-        fjord::handlers::APIS.len(),
-        "APIS has no duplicates"
-    );
+    assert_eq!(expected.len(), fjord::handlers::APIS.len(), "APIS has no duplicates");
     each_version(ApiKey::ApiVersions, move |v| {
         let ctx = ctx.clone();
         let expected = expected.clone();
@@ -295,15 +265,8 @@ async fn init_producer_id_every_version() {
             for r in [&first, &second] {
                 assert_eq!(r.throttle_time_ms, 0);
                 assert_eq!(r.error_code, NONE, "v{v}: error");
-                assert!(
-                    r.producer_id.0 >= 0,
-                    "v{v}: producer id {}",
-                    r.producer_id.0
-                );
-                assert_eq!(
-                    r.producer_epoch, 0,
-                    "v{v}: a fresh producer starts at epoch 0"
-                );
+                assert!(r.producer_id.0 >= 0, "v{v}: producer id {}", r.producer_id.0);
+                assert_eq!(r.producer_epoch, 0, "v{v}: a fresh producer starts at epoch 0");
                 let d = InitProducerIdResponse::default();
                 assert_eq!(
                     r.ongoing_txn_producer_id, d.ongoing_txn_producer_id,

@@ -4,21 +4,16 @@
 
 use kafka_protocol::messages::alter_configs_request::{AlterConfigsResource, AlterableConfig};
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
-use kafka_protocol::messages::describe_configs_response::{
-    DescribeConfigsResourceResult, DescribeConfigsResult,
-};
+use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult};
 use kafka_protocol::messages::describe_log_dirs_request::DescribableLogDirTopic;
 use kafka_protocol::messages::incremental_alter_configs_request as incremental;
 use kafka_protocol::messages::{
-    AlterConfigsRequest, ApiKey, DescribeConfigsRequest, DescribeLogDirsRequest,
-    IncrementalAlterConfigsRequest,
+    AlterConfigsRequest, ApiKey, DescribeConfigsRequest, DescribeLogDirsRequest, IncrementalAlterConfigsRequest,
 };
 
 use crate::codes::*;
 use crate::harness::{each_version, no_message, now_ms, str_bytes, topic_name, Client, TestBroker};
-use crate::ops::{
-    create_topic, produce, topic_configs, Described, RESOURCE_BROKER, RESOURCE_TOPIC,
-};
+use crate::ops::{create_topic, produce, topic_configs, Described, RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::records::batch;
 
 async fn describe(
@@ -40,23 +35,12 @@ async fn describe(
     assert_eq!(resp.throttle_time_ms, 0);
     assert_eq!(resp.results.len(), 1, "v{version}: one result");
     let r = resp.results[0].clone();
-    assert_eq!(
-        r.resource_type, resource_type,
-        "v{version}: resource type echo"
-    );
-    assert_eq!(
-        r.resource_name.as_str(),
-        name,
-        "v{version}: resource name echo"
-    );
+    assert_eq!(r.resource_type, resource_type, "v{version}: resource type echo");
+    assert_eq!(r.resource_name.as_str(), name, "v{version}: resource name echo");
     r
 }
 
-fn entry<'a>(
-    r: &'a DescribeConfigsResult,
-    key: &str,
-    version: i16,
-) -> &'a DescribeConfigsResourceResult {
+fn entry<'a>(r: &'a DescribeConfigsResult, key: &str, version: i16) -> &'a DescribeConfigsResourceResult {
     r.configs
         .iter()
         .find(|c| c.name.as_str() == key)
@@ -88,11 +72,7 @@ async fn describe_configs_every_version() {
                 r.error_message
             );
             let retention = entry(&r, "retention.ms", v);
-            assert_eq!(
-                value(retention),
-                Some("1234"),
-                "v{v}: retention.ms override"
-            );
+            assert_eq!(value(retention), Some("1234"), "v{v}: retention.ms override");
             assert_eq!(
                 retention.config_source, SOURCE_DYNAMIC_TOPIC_CONFIG,
                 "v{v}: retention.ms source"
@@ -101,11 +81,7 @@ async fn describe_configs_every_version() {
                 !retention.read_only && !retention.is_sensitive,
                 "v{v}: retention.ms flags"
             );
-            assert_eq!(
-                retention.config_type,
-                typed(TYPE_LONG),
-                "v{v}: retention.ms type"
-            );
+            assert_eq!(retention.config_type, typed(TYPE_LONG), "v{v}: retention.ms type");
             let documentation = if v >= 3 {
                 None
             } else {
@@ -132,31 +108,15 @@ async fn describe_configs_every_version() {
             );
 
             let max = entry(&r, "max.message.bytes", v);
-            assert_eq!(
-                value(max),
-                Some("1048588"),
-                "v{v}: max.message.bytes default"
-            );
+            assert_eq!(value(max), Some("1048588"), "v{v}: max.message.bytes default");
             assert_eq!(
                 max.config_source, SOURCE_DEFAULT_CONFIG,
                 "v{v}: max.message.bytes source"
             );
-            assert_eq!(
-                max.config_type,
-                typed(TYPE_INT),
-                "v{v}: max.message.bytes type"
-            );
+            assert_eq!(max.config_type, typed(TYPE_INT), "v{v}: max.message.bytes type");
             let cleanup = entry(&r, "cleanup.policy", v);
-            assert_eq!(
-                value(cleanup),
-                Some("delete"),
-                "v{v}: cleanup.policy default"
-            );
-            assert_eq!(
-                cleanup.config_type,
-                typed(TYPE_LIST),
-                "v{v}: cleanup.policy type"
-            );
+            assert_eq!(value(cleanup), Some("delete"), "v{v}: cleanup.policy default");
+            assert_eq!(cleanup.config_type, typed(TYPE_LIST), "v{v}: cleanup.policy type");
 
             // Only the named keys, and no synonyms unless asked.
             let r = describe(
@@ -180,41 +140,20 @@ async fn describe_configs_every_version() {
                 "v{v}: no synonyms unless requested"
             );
 
-            let r = describe(
-                &mut c,
-                v,
-                RESOURCE_TOPIC,
-                &format!("missing-v{v}"),
-                None,
-                false,
-            )
-            .await;
-            assert_eq!(
-                r.error_code, UNKNOWN_TOPIC_OR_PARTITION,
-                "v{v}: unknown topic"
-            );
-            assert!(
-                r.configs.is_empty(),
-                "v{v}: no configs for an unknown topic"
-            );
+            let r = describe(&mut c, v, RESOURCE_TOPIC, &format!("missing-v{v}"), None, false).await;
+            assert_eq!(r.error_code, UNKNOWN_TOPIC_OR_PARTITION, "v{v}: unknown topic");
+            assert!(r.configs.is_empty(), "v{v}: no configs for an unknown topic");
 
             // The broker resource: log.dirs was set by the test, num.partitions was not.
             let r = describe(&mut c, v, RESOURCE_BROKER, "1", None, false).await;
-            assert_eq!(
-                r.error_code, NONE,
-                "v{v}: broker resource ({:?})",
-                r.error_message
-            );
+            assert_eq!(r.error_code, NONE, "v{v}: broker resource ({:?})", r.error_message);
             let dirs = entry(&r, "log.dirs", v);
             assert_eq!(
                 value(dirs),
                 Some(ctx.log_dir.to_str().expect("utf-8 path")),
                 "v{v}: log.dirs"
             );
-            assert_eq!(
-                dirs.config_source, SOURCE_STATIC_BROKER_CONFIG,
-                "v{v}: log.dirs source"
-            );
+            assert_eq!(dirs.config_source, SOURCE_STATIC_BROKER_CONFIG, "v{v}: log.dirs source");
             let partitions = entry(&r, "num.partitions", v);
             assert_eq!(
                 (value(partitions), partitions.config_source),
@@ -328,14 +267,7 @@ async fn alter_configs_every_version() {
                 "v{v}: a refused alter changed nothing"
             );
 
-            let r = alter_configs(
-                &mut c,
-                v,
-                &format!("missing-v{v}"),
-                &[("retention.ms", "1")],
-                false,
-            )
-            .await;
+            let r = alter_configs(&mut c, v, &format!("missing-v{v}"), &[("retention.ms", "1")], false).await;
             assert_eq!(r.0, UNKNOWN_TOPIC_OR_PARTITION, "v{v}: unknown topic");
         }
     })
@@ -524,14 +456,7 @@ async fn describe_log_dirs_every_version() {
             let parts: Vec<(i32, i64, i64, bool)> = dir.topics[0]
                 .partitions
                 .iter()
-                .map(|p| {
-                    (
-                        p.partition_index,
-                        p.partition_size,
-                        p.offset_lag,
-                        p.is_future_key,
-                    )
-                })
+                .map(|p| (p.partition_index, p.partition_size, p.offset_lag, p.is_future_key))
                 .collect();
             assert_eq!(
                 parts,

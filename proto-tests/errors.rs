@@ -8,26 +8,15 @@ use uuid::Uuid;
 
 use crate::codes::*;
 use crate::harness::{now_ms, Client, TestBroker};
-use crate::ops::{
-    create_topic, fetch_request, list_offset, produce, produce_at, produce_request, Topic, LATEST,
-};
+use crate::ops::{create_topic, fetch_request, list_offset, produce, produce_at, produce_request, Topic, LATEST};
 use crate::records::{batch, batch_of, HEADER_SIZE};
 use crate::topics::{creatable, create_one};
 
 const PRODUCE_VERSION: i16 = 9;
 
 /// A refused produce: the error, offsets -1, the connection still usable.
-async fn assert_produce_refused(
-    c: &mut Client,
-    p: &PartitionProduceResponse,
-    code: i16,
-    what: &str,
-) {
-    assert_eq!(
-        p.error_code, code,
-        "{what}: error code ({:?})",
-        p.error_message
-    );
+async fn assert_produce_refused(c: &mut Client, p: &PartitionProduceResponse, code: i16, what: &str) {
+    assert_eq!(p.error_code, code, "{what}: error code ({:?})", p.error_message);
     assert_eq!(p.base_offset, -1, "{what}: base offset");
     assert_eq!(p.log_append_time_ms, -1, "{what}: log append time");
     let resp = c.call(3, &ApiVersionsRequest::default()).await;
@@ -84,28 +73,13 @@ async fn produce_with_corrupt_crc() {
 async fn produce_batch_larger_than_max_message_bytes() {
     let broker = TestBroker::start().await;
     let mut c = broker.client().await;
-    let topic = create_topic(
-        &mut c,
-        "small-messages",
-        1,
-        &[("max.message.bytes", "1000")],
-    )
-    .await;
+    let topic = create_topic(&mut c, "small-messages", 1, &[("max.message.bytes", "1000")]).await;
     let big = batch_of(2, now_ms(), 1000, None);
     assert!(big.len() > 1000);
     let p = produce_at(&mut c, PRODUCE_VERSION, &topic, 0, big).await;
-    assert_produce_refused(
-        &mut c,
-        &p,
-        MESSAGE_TOO_LARGE,
-        "batch over max.message.bytes",
-    )
-    .await;
+    assert_produce_refused(&mut c, &p, MESSAGE_TOO_LARGE, "batch over max.message.bytes").await;
     // A batch under the limit still goes in.
-    assert_eq!(
-        produce(&mut c, &topic, 0, batch_of(1, now_ms(), 100, None)).await,
-        0
-    );
+    assert_eq!(produce(&mut c, &topic, 0, batch_of(1, now_ms(), 100, None)).await, 0);
     broker.stop().await;
 }
 
@@ -135,14 +109,8 @@ async fn fetch_beyond_log_end() {
     let resp = c.call(12, &fetch_request(12, &topic, 0, 10)).await;
     let p = &resp.responses[0].partitions[0];
     assert_eq!(p.error_code, OFFSET_OUT_OF_RANGE, "fetch at 10 of 2");
-    assert_eq!(
-        p.high_watermark, 2,
-        "the high watermark comes with the error"
-    );
-    assert_eq!(
-        p.log_start_offset, 0,
-        "the log start offset comes with the error"
-    );
+    assert_eq!(p.high_watermark, 2, "the high watermark comes with the error");
+    assert_eq!(p.log_start_offset, 0, "the log start offset comes with the error");
     assert_eq!(p.records, Some(Bytes::new()), "no records with the error");
     broker.stop().await;
 }
@@ -201,12 +169,7 @@ async fn create_topic_that_exists() {
 async fn create_topic_with_zero_partitions() {
     let broker = TestBroker::start().await;
     let mut c = broker.client().await;
-    assert_create_refused(
-        &mut c,
-        creatable("no-partitions", 0, 1, &[]),
-        INVALID_PARTITIONS,
-    )
-    .await;
+    assert_create_refused(&mut c, creatable("no-partitions", 0, 1, &[]), INVALID_PARTITIONS).await;
     broker.stop().await;
 }
 
@@ -214,12 +177,7 @@ async fn create_topic_with_zero_partitions() {
 async fn create_topic_with_replication_factor_above_brokers() {
     let broker = TestBroker::start().await;
     let mut c = broker.client().await;
-    assert_create_refused(
-        &mut c,
-        creatable("three-copies", 1, 3, &[]),
-        INVALID_REPLICATION_FACTOR,
-    )
-    .await;
+    assert_create_refused(&mut c, creatable("three-copies", 1, 3, &[]), INVALID_REPLICATION_FACTOR).await;
     broker.stop().await;
 }
 
@@ -235,10 +193,7 @@ async fn create_topic_with_invalid_config() {
         let name = format!("bad-config-{}", k.replace('.', "-"));
         assert_create_refused(&mut c, creatable(&name, 1, 1, &[(k, v)]), INVALID_CONFIG).await;
         let md = crate::ops::metadata_topic(&mut c, &name).await;
-        assert_eq!(
-            md.error_code, UNKNOWN_TOPIC_OR_PARTITION,
-            "{k}={v}: nothing created"
-        );
+        assert_eq!(md.error_code, UNKNOWN_TOPIC_OR_PARTITION, "{k}={v}: nothing created");
     }
     broker.stop().await;
 }

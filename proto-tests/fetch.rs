@@ -30,11 +30,7 @@ fn only_partition(resp: &FetchResponse, topic: &Topic, version: i16) -> Partitio
     if version >= 13 {
         assert_eq!(t.topic_id, topic.id, "v{version}: topic id echo");
     } else {
-        assert_eq!(
-            t.topic.0.as_str(),
-            topic.name,
-            "v{version}: topic name echo"
-        );
+        assert_eq!(t.topic.0.as_str(), topic.name, "v{version}: topic name echo");
     }
     assert_eq!(t.partitions.len(), 1, "v{version}: one partition");
     t.partitions[0].clone()
@@ -42,13 +38,7 @@ fn only_partition(resp: &FetchResponse, topic: &Topic, version: i16) -> Partitio
 
 /// Checks the offsets and the fields that stay at their defaults in a
 /// successful single-replica, non-transactional fetch.
-fn assert_partition(
-    p: &PartitionData,
-    version: i16,
-    high_watermark: i64,
-    log_start_offset: i64,
-    what: &str,
-) {
+fn assert_partition(p: &PartitionData, version: i16, high_watermark: i64, log_start_offset: i64, what: &str) {
     assert_eq!(p.partition_index, 0, "{what}: partition index");
     assert_eq!(p.error_code, NONE, "{what}: error code");
     assert_eq!(p.high_watermark, high_watermark, "{what}: high watermark");
@@ -62,21 +52,9 @@ fn assert_partition(
         PartitionData::default().log_start_offset
     };
     assert_eq!(p.log_start_offset, start, "{what}: log start offset");
-    assert_eq!(
-        p.preferred_read_replica,
-        BrokerId(-1),
-        "{what}: preferred read replica"
-    );
-    assert_eq!(
-        p.diverging_epoch,
-        EpochEndOffset::default(),
-        "{what}: diverging epoch"
-    );
-    assert_eq!(
-        p.current_leader,
-        LeaderIdAndEpoch::default(),
-        "{what}: current leader"
-    );
+    assert_eq!(p.preferred_read_replica, BrokerId(-1), "{what}: preferred read replica");
+    assert_eq!(p.diverging_epoch, EpochEndOffset::default(), "{what}: diverging epoch");
+    assert_eq!(p.current_leader, LeaderIdAndEpoch::default(), "{what}: current leader");
     assert_eq!(p.snapshot_id, SnapshotId::default(), "{what}: snapshot id");
 }
 
@@ -117,11 +95,7 @@ async fn fetch_every_version() {
             let resp = c.call(v, &fetch_request(v, &topic, 0, 3)).await;
             let p = only_partition(&resp, &topic, v);
             assert_partition(&p, v, 5, 0, &format!("v{v} fetch at 3"));
-            assert_eq!(
-                p.records.as_deref(),
-                Some(&stored_second[..]),
-                "v{v}: records at 3"
-            );
+            assert_eq!(p.records.as_deref(), Some(&stored_second[..]), "v{v}: records at 3");
 
             // At the log end: empty records, never null (librdkafka rejects
             // a MessageSetSize of -1).

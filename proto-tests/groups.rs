@@ -9,29 +9,24 @@ use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition;
 use kafka_protocol::messages::describe_groups_response::DescribedGroup;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
-use kafka_protocol::messages::offset_commit_request::{
-    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-};
-use kafka_protocol::messages::offset_delete_request::{
-    OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
-};
+use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
+use kafka_protocol::messages::offset_delete_request::{OffsetDeleteRequestPartition, OffsetDeleteRequestTopic};
 use kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
 };
 use kafka_protocol::messages::offset_fetch_response::OffsetFetchResponsePartition;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, ConsumerProtocolAssignment, ConsumerProtocolSubscription,
-    DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest,
-    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest,
-    OffsetDeleteRequest, OffsetFetchRequest, SyncGroupRequest,
+    ApiKey, BrokerId, ConsumerProtocolAssignment, ConsumerProtocolSubscription, DeleteGroupsRequest,
+    DescribeGroupsRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse,
+    LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
+    SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
 use crate::codes::*;
 use crate::harness::{
-    each_version, no_message, str_bytes, topic_name, Client, Ctx, TestBroker, ADVERTISED_HOST,
-    ADVERTISED_PORT, NODE_ID,
+    each_version, no_message, str_bytes, topic_name, Client, Ctx, TestBroker, ADVERTISED_HOST, ADVERTISED_PORT, NODE_ID,
 };
 use crate::ops::create_topic;
 
@@ -125,9 +120,7 @@ fn join_request(version: i16, group: &str, member_id: &str, metadata: &Bytes) ->
 /// Joins as a new member at `version`; from v4 (KIP-394) that takes the
 /// MEMBER_ID_REQUIRED round trip, which is checked on the way.
 async fn join(c: &mut Client, version: i16, group: &str, metadata: &Bytes) -> JoinGroupResponse {
-    let first = c
-        .call(version, &join_request(version, group, "", metadata))
-        .await;
+    let first = c.call(version, &join_request(version, group, "", metadata)).await;
     if version < 4 {
         return first;
     }
@@ -160,10 +153,7 @@ async fn join_and_sync(c: &mut Client, group: &str, topic: &str) -> Member {
         assignment: assignment(topic, &[0]),
     };
     let synced = c
-        .call(
-            5,
-            &sync_request(5, &member, member.generation_id, &member.member_id),
-        )
+        .call(5, &sync_request(5, &member, member.generation_id, &member.member_id))
         .await;
     assert_eq!(synced.error_code, NONE, "set-up: sync {group}");
     member
@@ -226,16 +216,8 @@ async fn commit(
     req.topics = vec![t];
     let resp = c.call(version, &req).await;
     assert_eq!(resp.throttle_time_ms, 0);
-    assert_eq!(
-        resp.topics.len(),
-        1,
-        "v{version}: one topic in the commit response"
-    );
-    assert_eq!(
-        resp.topics[0].name.0.as_str(),
-        topic,
-        "v{version}: topic echo"
-    );
+    assert_eq!(resp.topics.len(), 1, "v{version}: one topic in the commit response");
+    assert_eq!(resp.topics[0].name.0.as_str(), topic, "v{version}: topic echo");
     resp.topics[0]
         .partitions
         .iter()
@@ -259,10 +241,7 @@ async fn fetch_committed(
     let mut req = OffsetFetchRequest::default();
     req.groups = vec![g];
     let resp = c.call(8, &req).await;
-    assert_eq!(
-        resp.groups[0].error_code, NONE,
-        "set-up: OffsetFetch {group}"
-    );
+    assert_eq!(resp.groups[0].error_code, NONE, "set-up: OffsetFetch {group}");
     resp.groups[0]
         .topics
         .iter()
@@ -290,11 +269,7 @@ async fn find_coordinator_every_version() {
                 req.key = str_bytes(&format!("coordinated-v{v}"));
                 let resp = c.call(v, &req).await;
                 assert_eq!(resp.throttle_time_ms, 0);
-                assert_eq!(
-                    resp.error_code, NONE,
-                    "v{v}: error ({:?})",
-                    resp.error_message
-                );
+                assert_eq!(resp.error_code, NONE, "v{v}: error ({:?})", resp.error_message);
                 assert_eq!(resp.node_id, BrokerId(NODE_ID), "v{v}: coordinator node");
                 assert_eq!(
                     (resp.host.as_str(), resp.port),
@@ -309,27 +284,11 @@ async fn find_coordinator_every_version() {
                 let got: Vec<(&str, i16, BrokerId, &str, i32)> = resp
                     .coordinators
                     .iter()
-                    .map(|co| {
-                        (
-                            co.key.as_str(),
-                            co.error_code,
-                            co.node_id,
-                            co.host.as_str(),
-                            co.port,
-                        )
-                    })
+                    .map(|co| (co.key.as_str(), co.error_code, co.node_id, co.host.as_str(), co.port))
                     .collect();
                 let want: Vec<(&str, i16, BrokerId, &str, i32)> = keys
                     .iter()
-                    .map(|k| {
-                        (
-                            k.as_str(),
-                            NONE,
-                            BrokerId(NODE_ID),
-                            ADVERTISED_HOST,
-                            ADVERTISED_PORT,
-                        )
-                    })
+                    .map(|k| (k.as_str(), NONE, BrokerId(NODE_ID), ADVERTISED_HOST, ADVERTISED_PORT))
                     .collect();
                 assert_eq!(got, want, "v{v}: one coordinator per key, in order");
             }
@@ -354,17 +313,9 @@ async fn join_group_every_version() {
             assert_eq!(resp.error_code, NONE, "v{v}: join");
             assert_eq!(resp.generation_id, 1, "v{v}: the first generation");
             let absent = JoinGroupResponse::default().protocol_type;
-            let protocol_type = if v >= 7 {
-                Some(PROTOCOL_TYPE)
-            } else {
-                s(&absent)
-            };
+            let protocol_type = if v >= 7 { Some(PROTOCOL_TYPE) } else { s(&absent) };
             assert_eq!(s(&resp.protocol_type), protocol_type, "v{v}: protocol type");
-            assert_eq!(
-                s(&resp.protocol_name),
-                Some(ASSIGNOR),
-                "v{v}: chosen protocol"
-            );
+            assert_eq!(s(&resp.protocol_name), Some(ASSIGNOR), "v{v}: chosen protocol");
             assert!(!resp.member_id.is_empty(), "v{v}: a member id");
             assert_eq!(resp.leader, resp.member_id, "v{v}: the only member leads");
             assert!(!resp.skip_assignment, "v{v}: the leader assigns");
@@ -402,9 +353,7 @@ async fn sync_group_every_version() {
                 metadata,
                 assignment: assignment("sync-topic", &[0, 1]),
             };
-            let resp = c
-                .call(v, &sync_request(v, &m, m.generation_id, &m.member_id))
-                .await;
+            let resp = c.call(v, &sync_request(v, &m, m.generation_id, &m.member_id)).await;
             assert_eq!(resp.throttle_time_ms, 0);
             assert_eq!(resp.error_code, NONE, "v{v}: sync");
             assert_eq!(
@@ -422,20 +371,10 @@ async fn sync_group_every_version() {
                 "v{v}: protocol type and name"
             );
 
-            let resp = c
-                .call(v, &sync_request(v, &m, m.generation_id + 1, &m.member_id))
-                .await;
-            assert_eq!(
-                resp.error_code, ILLEGAL_GENERATION,
-                "v{v}: a wrong generation"
-            );
-            let resp = c
-                .call(v, &sync_request(v, &m, m.generation_id, "nobody"))
-                .await;
-            assert_eq!(
-                resp.error_code, UNKNOWN_MEMBER_ID,
-                "v{v}: an unknown member"
-            );
+            let resp = c.call(v, &sync_request(v, &m, m.generation_id + 1, &m.member_id)).await;
+            assert_eq!(resp.error_code, ILLEGAL_GENERATION, "v{v}: a wrong generation");
+            let resp = c.call(v, &sync_request(v, &m, m.generation_id, "nobody")).await;
+            assert_eq!(resp.error_code, UNKNOWN_MEMBER_ID, "v{v}: an unknown member");
         }
     })
     .await;
@@ -463,18 +402,10 @@ async fn heartbeat_every_version() {
                 (0, NONE),
                 "v{v}: heartbeat of a stable member"
             );
-            let resp = c
-                .call(v, &heartbeat(&m.member_id, m.generation_id + 1))
-                .await;
-            assert_eq!(
-                resp.error_code, ILLEGAL_GENERATION,
-                "v{v}: a wrong generation"
-            );
+            let resp = c.call(v, &heartbeat(&m.member_id, m.generation_id + 1)).await;
+            assert_eq!(resp.error_code, ILLEGAL_GENERATION, "v{v}: a wrong generation");
             let resp = c.call(v, &heartbeat("nobody", m.generation_id)).await;
-            assert_eq!(
-                resp.error_code, UNKNOWN_MEMBER_ID,
-                "v{v}: an unknown member"
-            );
+            assert_eq!(resp.error_code, UNKNOWN_MEMBER_ID, "v{v}: an unknown member");
         }
     })
     .await;
@@ -505,10 +436,7 @@ async fn leave_group_every_version() {
             // that member's entry from v3 (batched leave, KIP-345).
             let resp = c.call(v, &leave("nobody")).await;
             if v >= 3 {
-                assert_eq!(
-                    resp.error_code, NONE,
-                    "v{v}: batched leave of an unknown member"
-                );
+                assert_eq!(resp.error_code, NONE, "v{v}: batched leave of an unknown member");
                 let members: Vec<(&str, Option<&str>, i16)> = resp
                     .members
                     .iter()
@@ -520,18 +448,11 @@ async fn leave_group_every_version() {
                     "v{v}: per-member result"
                 );
             } else {
-                assert_eq!(
-                    resp.error_code, UNKNOWN_MEMBER_ID,
-                    "v{v}: leave of an unknown member"
-                );
+                assert_eq!(resp.error_code, UNKNOWN_MEMBER_ID, "v{v}: leave of an unknown member");
             }
 
             let resp = c.call(v, &leave(&m.member_id)).await;
-            assert_eq!(
-                (resp.throttle_time_ms, resp.error_code),
-                (0, NONE),
-                "v{v}: leave"
-            );
+            assert_eq!((resp.throttle_time_ms, resp.error_code), (0, NONE), "v{v}: leave");
             if v >= 3 {
                 let members: Vec<(&str, Option<&str>, i16)> = resp
                     .members
@@ -604,19 +525,12 @@ async fn describe_groups_every_version() {
                 "v{v}: client id from the request header"
             );
             assert_eq!(mm.client_host.as_str(), "/127.0.0.1", "v{v}: client host");
-            assert_eq!(
-                mm.member_metadata, m.metadata,
-                "v{v}: subscription metadata"
-            );
+            assert_eq!(mm.member_metadata, m.metadata, "v{v}: subscription metadata");
             assert_eq!(mm.member_assignment, m.assignment, "v{v}: assignment");
 
             // KIP-1043: an unknown group is Dead, and from v6 GROUP_ID_NOT_FOUND.
             let g = &resp.groups[1];
-            assert_eq!(
-                g.group_id.0.as_str(),
-                missing,
-                "v{v}: unknown group id echo"
-            );
+            assert_eq!(g.group_id.0.as_str(), missing, "v{v}: unknown group id echo");
             let code = if v >= 6 { GROUP_ID_NOT_FOUND } else { NONE };
             assert_eq!(g.error_code, code, "v{v}: unknown group error");
             assert_eq!(g.group_state.as_str(), "Dead", "v{v}: unknown group state");
@@ -642,30 +556,16 @@ async fn list_groups_every_version() {
                 req
             };
             let resp = c.call(v, &list(&[], &[])).await;
-            assert_eq!(
-                (resp.throttle_time_ms, resp.error_code),
-                (0, NONE),
-                "v{v}: list"
-            );
+            assert_eq!((resp.throttle_time_ms, resp.error_code), (0, NONE), "v{v}: list");
             let ours: Vec<(&str, &str, &str)> = resp
                 .groups
                 .iter()
                 .filter(|g| g.group_id.0.as_str() == m.group)
-                .map(|g| {
-                    (
-                        g.protocol_type.as_str(),
-                        g.group_state.as_str(),
-                        g.group_type.as_str(),
-                    )
-                })
+                .map(|g| (g.protocol_type.as_str(), g.group_state.as_str(), g.group_type.as_str()))
                 .collect();
             let state = if v >= 4 { "Stable" } else { "" };
             let kind = if v >= 5 { "classic" } else { "" };
-            assert_eq!(
-                ours,
-                vec![(PROTOCOL_TYPE, state, kind)],
-                "v{v}: the group, once"
-            );
+            assert_eq!(ours, vec![(PROTOCOL_TYPE, state, kind)], "v{v}: the group, once");
 
             let listed = |resp: &kafka_protocol::messages::ListGroupsResponse| {
                 resp.groups.iter().any(|g| g.group_id.0.as_str() == m.group)
@@ -715,11 +615,7 @@ async fn delete_groups_every_version() {
             let missing = format!("delete-missing-v{v}");
 
             let mut req = DeleteGroupsRequest::default();
-            req.groups_names = vec![
-                group_id(&empty),
-                group_id(&active.group),
-                group_id(&missing),
-            ];
+            req.groups_names = vec![group_id(&empty), group_id(&active.group), group_id(&missing)];
             let resp = c.call(v, &req).await;
             assert_eq!(resp.throttle_time_ms, 0);
             let mut results: Vec<(String, i16)> = resp
@@ -737,10 +633,7 @@ async fn delete_groups_every_version() {
             assert_eq!(results, want, "v{v}: per-group results");
 
             let committed = fetch_committed(&mut c, &empty, &topic, &[0]).await;
-            assert_eq!(
-                committed[0].1, -1,
-                "v{v}: the deleted group's offsets are gone"
-            );
+            assert_eq!(committed[0].1, -1, "v{v}: the deleted group's offsets are gone");
             assert_eq!(
                 describe_group(&mut c, 5, &empty).await.group_state.as_str(),
                 "Dead",
@@ -766,11 +659,7 @@ async fn offset_commit_every_version() {
             let group = format!("commit-v{v}");
             find_coordinator(&mut c, &group).await;
             let results = commit(&mut c, v, &group, None, &topic, &[(0, 42), (1, 7)]).await;
-            assert_eq!(
-                results,
-                vec![(0, NONE), (1, NONE)],
-                "v{v}: standalone commit"
-            );
+            assert_eq!(results, vec![(0, NONE), (1, NONE)], "v{v}: standalone commit");
             let committed = fetch_committed(&mut c, &group, &topic, &[0, 1]).await;
             let meta = Some("meta".to_string());
             assert_eq!(
@@ -779,15 +668,7 @@ async fn offset_commit_every_version() {
                 "v{v}: committed offsets read back"
             );
 
-            let results = commit(
-                &mut c,
-                v,
-                &group,
-                None,
-                &format!("commit-missing-v{v}"),
-                &[(0, 1)],
-            )
-            .await;
+            let results = commit(&mut c, v, &group, None, &format!("commit-missing-v{v}"), &[(0, 1)]).await;
             assert_eq!(
                 results,
                 vec![(0, UNKNOWN_TOPIC_OR_PARTITION)],
@@ -865,17 +746,11 @@ async fn offset_fetch_every_version() {
                 }
                 req
             };
-            let fetched = |resp: &kafka_protocol::messages::OffsetFetchResponse,
-                           group: &str|
-             -> Vec<FetchedOffset> {
+            let fetched = |resp: &kafka_protocol::messages::OffsetFetchResponse, group: &str| -> Vec<FetchedOffset> {
                 assert_eq!(resp.throttle_time_ms, 0);
                 if v >= 8 {
                     assert_eq!(resp.groups.len(), 1, "v{v}: one group");
-                    assert_eq!(
-                        resp.groups[0].group_id.0.as_str(),
-                        group,
-                        "v{v}: group echo"
-                    );
+                    assert_eq!(resp.groups[0].group_id.0.as_str(), group, "v{v}: group echo");
                     assert_eq!(resp.groups[0].error_code, NONE, "v{v}: group error");
                     resp.groups[0]
                         .topics
@@ -943,11 +818,7 @@ async fn offset_fetch_every_version() {
             let resp = c.call(v, &request(&unknown, Some(&[0]))).await;
             let mut nothing = uncommitted.clone();
             nothing.0 = 0;
-            assert_eq!(
-                fetched(&resp, &unknown),
-                vec![nothing],
-                "v{v}: a group without offsets"
-            );
+            assert_eq!(fetched(&resp, &unknown), vec![nothing], "v{v}: a group without offsets");
         }
     })
     .await;
@@ -974,41 +845,28 @@ async fn offset_delete_every_version() {
                 req.topics = vec![t];
                 req
             };
-            let partition_errors =
-                |resp: &kafka_protocol::messages::OffsetDeleteResponse| -> Vec<(i32, i16)> {
-                    resp.topics
-                        .iter()
-                        .flat_map(|t| &t.partitions)
-                        .map(|p| (p.partition_index, p.error_code))
-                        .collect()
-                };
+            let partition_errors = |resp: &kafka_protocol::messages::OffsetDeleteResponse| -> Vec<(i32, i16)> {
+                resp.topics
+                    .iter()
+                    .flat_map(|t| &t.partitions)
+                    .map(|p| (p.partition_index, p.error_code))
+                    .collect()
+            };
 
             // An empty group: the offsets go.
             let group = format!("offset-delete-v{v}");
             find_coordinator(&mut c, &group).await;
             commit(&mut c, 8, &group, None, &topic, &[(0, 42), (1, 7)]).await;
             let resp = c.call(v, &delete(&group)).await;
-            assert_eq!(
-                (resp.throttle_time_ms, resp.error_code),
-                (0, NONE),
-                "v{v}: delete"
-            );
+            assert_eq!((resp.throttle_time_ms, resp.error_code), (0, NONE), "v{v}: delete");
             assert_eq!(resp.topics[0].name.0.as_str(), topic, "v{v}: topic echo");
-            assert_eq!(
-                partition_errors(&resp),
-                vec![(0, NONE)],
-                "v{v}: partition result"
-            );
+            assert_eq!(partition_errors(&resp), vec![(0, NONE)], "v{v}: partition result");
             let committed: Vec<i64> = fetch_committed(&mut c, &group, &topic, &[0, 1])
                 .await
                 .iter()
                 .map(|p| p.1)
                 .collect();
-            assert_eq!(
-                committed,
-                vec![-1, 7],
-                "v{v}: only partition 0's offset was deleted"
-            );
+            assert_eq!(committed, vec![-1, 7], "v{v}: only partition 0's offset was deleted");
 
             // A group consuming the topic keeps its offsets.
             let m = join_and_sync(&mut c, &format!("offset-delete-active-v{v}"), &topic).await;
@@ -1029,9 +887,7 @@ async fn offset_delete_every_version() {
                 "v{v}: subscribed topic"
             );
 
-            let resp = c
-                .call(v, &delete(&format!("offset-delete-missing-v{v}")))
-                .await;
+            let resp = c.call(v, &delete(&format!("offset-delete-missing-v{v}"))).await;
             assert_eq!(resp.error_code, GROUP_ID_NOT_FOUND, "v{v}: unknown group");
         }
     })

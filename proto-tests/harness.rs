@@ -51,10 +51,7 @@ impl TestBroker {
         init_tracing();
         let dir = tempfile::tempdir().expect("create temp dir");
         let mut set = BTreeMap::new();
-        set.insert(
-            "listeners".to_string(),
-            "PLAINTEXT://127.0.0.1:0".to_string(),
-        );
+        set.insert("listeners".to_string(), "PLAINTEXT://127.0.0.1:0".to_string());
         set.insert(
             "advertised.listeners".to_string(),
             format!("PLAINTEXT://{ADVERTISED_HOST}:{ADVERTISED_PORT}"),
@@ -173,10 +170,7 @@ impl Client {
                 return None;
             }
             let size = i32::from_be_bytes(size);
-            assert!(
-                (0..=64 << 20).contains(&size),
-                "implausible response frame size {size}"
-            );
+            assert!((0..=64 << 20).contains(&size), "implausible response frame size {size}");
             let mut buf = vec![0u8; size as usize];
             if self.stream.read_exact(&mut buf).await.is_err() {
                 return None;
@@ -193,9 +187,7 @@ impl Client {
         let mut buf = [0u8; 256];
         let read = tokio::time::timeout(READ_TIMEOUT, self.stream.read(&mut buf)).await;
         match read {
-            Err(_) => panic!(
-                "{what}: the broker kept the connection open (no close within {READ_TIMEOUT:?})"
-            ),
+            Err(_) => panic!("{what}: the broker kept the connection open (no close within {READ_TIMEOUT:?})"),
             Ok(Ok(0)) | Ok(Err(_)) => {}
             Ok(Ok(n)) => panic!(
                 "{what}: expected the connection to be closed, got {n} bytes: {:02x?}",
@@ -235,11 +227,7 @@ pub fn finish_frame(mut buf: BytesMut) -> Bytes {
     buf.freeze()
 }
 
-pub fn decode_response<R: Request>(
-    version: i16,
-    correlation_id: i32,
-    mut frame: Bytes,
-) -> R::Response {
+pub fn decode_response<R: Request>(version: i16, correlation_id: i32, mut frame: Bytes) -> R::Response {
     let api = api_of::<R>();
     let header = ResponseHeader::decode(&mut frame, api.response_header_version(version))
         .unwrap_or_else(|e| panic!("{api:?} v{version}: bad response header: {e}"));
@@ -266,8 +254,7 @@ where
     F: Fn(i16) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let range = fjord::handlers::supported_versions(api)
-        .unwrap_or_else(|| panic!("{api:?} is not advertised"));
+    let range = fjord::handlers::supported_versions(api).unwrap_or_else(|| panic!("{api:?} is not advertised"));
     let mut failed = Vec::new();
     for version in range.min..=range.max {
         if let Err(e) = tokio::spawn(check(version)).await {

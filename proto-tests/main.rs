@@ -37,27 +37,15 @@ const PER_VERSION_TESTS: &[(ApiKey, &str)] = &[
     (ApiKey::Metadata, "cluster::metadata_every_version"),
     (ApiKey::OffsetCommit, "groups::offset_commit_every_version"),
     (ApiKey::OffsetFetch, "groups::offset_fetch_every_version"),
-    (
-        ApiKey::FindCoordinator,
-        "groups::find_coordinator_every_version",
-    ),
+    (ApiKey::FindCoordinator, "groups::find_coordinator_every_version"),
     (ApiKey::JoinGroup, "groups::join_group_every_version"),
     (ApiKey::Heartbeat, "groups::heartbeat_every_version"),
     (ApiKey::LeaveGroup, "groups::leave_group_every_version"),
     (ApiKey::SyncGroup, "groups::sync_group_every_version"),
-    (
-        ApiKey::DescribeGroups,
-        "groups::describe_groups_every_version",
-    ),
+    (ApiKey::DescribeGroups, "groups::describe_groups_every_version"),
     (ApiKey::ListGroups, "groups::list_groups_every_version"),
-    (
-        ApiKey::DeleteRecords,
-        "offsets::delete_records_every_version",
-    ),
-    (
-        ApiKey::InitProducerId,
-        "cluster::init_producer_id_every_version",
-    ),
+    (ApiKey::DeleteRecords, "offsets::delete_records_every_version"),
+    (ApiKey::InitProducerId, "cluster::init_producer_id_every_version"),
     (
         ApiKey::OffsetForLeaderEpoch,
         "offsets::offset_for_leader_epoch_every_version",
@@ -65,29 +53,17 @@ const PER_VERSION_TESTS: &[(ApiKey, &str)] = &[
     (ApiKey::ApiVersions, "cluster::api_versions_every_version"),
     (ApiKey::CreateTopics, "topics::create_topics_every_version"),
     (ApiKey::DeleteTopics, "topics::delete_topics_every_version"),
-    (
-        ApiKey::DescribeConfigs,
-        "configs::describe_configs_every_version",
-    ),
+    (ApiKey::DescribeConfigs, "configs::describe_configs_every_version"),
     (ApiKey::AlterConfigs, "configs::alter_configs_every_version"),
-    (
-        ApiKey::DescribeLogDirs,
-        "configs::describe_log_dirs_every_version",
-    ),
-    (
-        ApiKey::CreatePartitions,
-        "topics::create_partitions_every_version",
-    ),
+    (ApiKey::DescribeLogDirs, "configs::describe_log_dirs_every_version"),
+    (ApiKey::CreatePartitions, "topics::create_partitions_every_version"),
     (ApiKey::DeleteGroups, "groups::delete_groups_every_version"),
     (
         ApiKey::IncrementalAlterConfigs,
         "configs::incremental_alter_configs_every_version",
     ),
     (ApiKey::OffsetDelete, "groups::offset_delete_every_version"),
-    (
-        ApiKey::DescribeCluster,
-        "cluster::describe_cluster_every_version",
-    ),
+    (ApiKey::DescribeCluster, "cluster::describe_cluster_every_version"),
 ];
 
 /// An API added to the handler table without a conformance test here
@@ -116,10 +92,7 @@ fn every_advertised_api_has_a_per_version_test() {
         .output()
         .expect("list tests");
     let listed = String::from_utf8_lossy(&out.stdout);
-    let names: BTreeSet<&str> = listed
-        .lines()
-        .filter_map(|l| l.strip_suffix(": test"))
-        .collect();
+    let names: BTreeSet<&str> = listed.lines().filter_map(|l| l.strip_suffix(": test")).collect();
     for (api, test) in PER_VERSION_TESTS {
         assert!(names.contains(test), "{api:?}: no test named {test}");
     }

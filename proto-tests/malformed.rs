@@ -11,9 +11,7 @@ use kafka_protocol::protocol::Decodable;
 use tokio::io::AsyncWriteExt;
 
 use crate::codes::*;
-use crate::harness::{
-    assert_still_serving, finish_frame, isolate, peak_resident_bytes, TestBroker,
-};
+use crate::harness::{assert_still_serving, finish_frame, isolate, peak_resident_bytes, TestBroker};
 
 /// A frame-in-progress: size placeholder and a request header (v1, or v2
 /// with an empty tagged-field section when `flexible`).
@@ -148,11 +146,7 @@ async fn huge_compact_array_count_in_produce_request() {
     frame.put_i16(1);
     frame.put_i32(30_000);
     frame.put_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
-    assert_hostile_count_refused(
-        frame,
-        "Produce v9 with a compact topic_data count of 2^32-2",
-    )
-    .await;
+    assert_hostile_count_refused(frame, "Produce v9 with a compact topic_data count of 2^32-2").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,11 +163,7 @@ async fn huge_array_count_nested_in_produce_request() {
     frame.put_i16(1);
     frame.put_slice(b"t");
     frame.put_i32(0x7fff_ffff);
-    assert_hostile_count_refused(
-        frame,
-        "Produce v3 with a partition_data count of 0x7fffffff",
-    )
-    .await;
+    assert_hostile_count_refused(frame, "Produce v3 with a partition_data count of 0x7fffffff").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,8 +189,7 @@ async fn api_fjord_does_not_implement() {
     let mut frame = header(ApiKey::DescribeAcls as i16, 1, 7, false);
     frame.put_slice(&[0u8; 16]);
     c.write_raw(&finish_frame(frame)).await;
-    c.expect_closed("DescribeAcls, which fjord does not advertise")
-        .await;
+    c.expect_closed("DescribeAcls, which fjord does not advertise").await;
     assert_still_serving(broker.addr()).await;
     broker.stop().await;
 }
@@ -234,22 +223,15 @@ async fn api_versions_at_unsupported_version() {
     frame.put_u8(0);
     c.write_raw(&finish_frame(frame)).await;
 
-    let mut reply = c
-        .read_frame()
-        .await
-        .expect("a KIP-511 reply, not a closed connection");
+    let mut reply = c.read_frame().await.expect("a KIP-511 reply, not a closed connection");
     assert!(reply.len() >= 4, "a response header");
     let echoed = i32::from_be_bytes(reply[..4].try_into().expect("4 bytes"));
-    assert_eq!(
-        echoed, correlation_id,
-        "v0 response header: just the correlation id"
-    );
+    assert_eq!(echoed, correlation_id, "v0 response header: just the correlation id");
     let _ = reply.split_to(4);
     let resp = ApiVersionsResponse::decode(&mut reply, 0).expect("a v0 ApiVersions body");
     assert!(reply.is_empty(), "{} bytes after the v0 body", reply.len());
     assert_eq!(resp.error_code, UNSUPPORTED_VERSION, "error code");
-    let range =
-        fjord::handlers::supported_versions(ApiKey::ApiVersions).expect("ApiVersions is supported");
+    let range = fjord::handlers::supported_versions(ApiKey::ApiVersions).expect("ApiVersions is supported");
     let listed: Vec<(i16, i16, i16)> = resp
         .api_keys
         .iter()

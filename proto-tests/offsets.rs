@@ -2,25 +2,17 @@
 //! ListOffsets (earliest, latest, by timestamp, max timestamp),
 //! DeleteRecords and OffsetForLeaderEpoch.
 
-use kafka_protocol::messages::delete_records_request::{
-    DeleteRecordsPartition, DeleteRecordsTopic,
-};
+use kafka_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
 use kafka_protocol::messages::delete_records_response::DeleteRecordsPartitionResult;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::list_offsets_response::ListOffsetsPartitionResponse;
-use kafka_protocol::messages::offset_for_leader_epoch_request::{
-    OffsetForLeaderPartition, OffsetForLeaderTopic,
-};
+use kafka_protocol::messages::offset_for_leader_epoch_request::{OffsetForLeaderPartition, OffsetForLeaderTopic};
 use kafka_protocol::messages::offset_for_leader_epoch_response::EpochEndOffset;
-use kafka_protocol::messages::{
-    ApiKey, DeleteRecordsRequest, ListOffsetsRequest, OffsetForLeaderEpochRequest,
-};
+use kafka_protocol::messages::{ApiKey, DeleteRecordsRequest, ListOffsetsRequest, OffsetForLeaderEpochRequest};
 
 use crate::codes::*;
 use crate::harness::{each_version, now_ms, topic_name, Client, TestBroker};
-use crate::ops::{
-    create_topic, fetch_request, list_offset, produce, EARLIEST, LATEST, MAX_TIMESTAMP,
-};
+use crate::ops::{create_topic, fetch_request, list_offset, produce, EARLIEST, LATEST, MAX_TIMESTAMP};
 use crate::records::batch;
 
 async fn list_offsets(
@@ -48,16 +40,8 @@ async fn list_offsets(
     let resp = c.call(version, &req).await;
     assert_eq!(resp.throttle_time_ms, 0);
     assert_eq!(resp.topics.len(), 1, "v{version}: one topic");
-    assert_eq!(
-        resp.topics[0].name.0.as_str(),
-        topic,
-        "v{version}: topic echo"
-    );
-    assert_eq!(
-        resp.topics[0].partitions.len(),
-        1,
-        "v{version}: one partition"
-    );
+    assert_eq!(resp.topics[0].name.0.as_str(), topic, "v{version}: topic echo");
+    assert_eq!(resp.topics[0].partitions.len(), 1, "v{version}: one partition");
     let p = resp.topics[0].partitions[0].clone();
     assert_eq!(p.partition_index, partition, "v{version}: partition echo");
     p
@@ -84,11 +68,7 @@ async fn list_offsets_every_version() {
                 ListOffsetsPartitionResponse::default().leader_epoch
             };
 
-            let check = |p: ListOffsetsPartitionResponse,
-                         offset: i64,
-                         timestamp: i64,
-                         epoch: i32,
-                         what: &str| {
+            let check = |p: ListOffsetsPartitionResponse, offset: i64, timestamp: i64, epoch: i32, what: &str| {
                 assert_eq!(p.error_code, NONE, "v{v} {what}: error code");
                 assert_eq!(p.offset, offset, "v{v} {what}: offset");
                 assert_eq!(p.timestamp, timestamp, "v{v} {what}: timestamp");
@@ -101,13 +81,7 @@ async fn list_offsets_every_version() {
                 epoch,
                 "earliest",
             );
-            check(
-                list_offsets(&mut c, v, &name, 0, LATEST).await,
-                5,
-                -1,
-                epoch,
-                "latest",
-            );
+            check(list_offsets(&mut c, v, &name, 0, LATEST).await, 5, -1, epoch, "latest");
             check(
                 list_offsets(&mut c, v, &name, 0, t0 + 1).await,
                 1,
@@ -140,22 +114,14 @@ async fn list_offsets_every_version() {
                 );
             }
             let p = list_offsets(&mut c, v, &name, 7, LATEST).await;
-            assert_eq!(
-                p.error_code, UNKNOWN_TOPIC_OR_PARTITION,
-                "v{v}: unknown partition"
-            );
+            assert_eq!(p.error_code, UNKNOWN_TOPIC_OR_PARTITION, "v{v}: unknown partition");
         }
     })
     .await;
     broker.stop().await;
 }
 
-async fn delete_records(
-    c: &mut Client,
-    version: i16,
-    topic: &str,
-    offset: i64,
-) -> DeleteRecordsPartitionResult {
+async fn delete_records(c: &mut Client, version: i16, topic: &str, offset: i64) -> DeleteRecordsPartitionResult {
     let mut p = DeleteRecordsPartition::default();
     p.partition_index = 0;
     p.offset = offset;
@@ -168,11 +134,7 @@ async fn delete_records(
     let resp = c.call(version, &req).await;
     assert_eq!(resp.throttle_time_ms, 0);
     assert_eq!(resp.topics.len(), 1);
-    assert_eq!(
-        resp.topics[0].name.0.as_str(),
-        topic,
-        "v{version}: topic echo"
-    );
+    assert_eq!(resp.topics[0].name.0.as_str(), topic, "v{version}: topic echo");
     assert_eq!(resp.topics[0].partitions.len(), 1);
     let p = resp.topics[0].partitions[0].clone();
     assert_eq!(p.partition_index, 0);
@@ -193,11 +155,7 @@ async fn delete_records_every_version() {
             produce(&mut c, &topic, 0, batch(2, now_ms())).await;
 
             let p = delete_records(&mut c, v, &name, 3).await;
-            assert_eq!(
-                (p.error_code, p.low_watermark),
-                (NONE, 3),
-                "v{v}: delete before 3"
-            );
+            assert_eq!((p.error_code, p.low_watermark), (NONE, 3), "v{v}: delete before 3");
             assert_eq!(
                 list_offset(&mut c, &name, 0, EARLIEST).await.offset,
                 3,
@@ -224,10 +182,7 @@ async fn delete_records_every_version() {
             assert_eq!(p.low_watermark, -1, "v{v}: low watermark with an error");
 
             let p = delete_records(&mut c, v, &format!("no-such-topic-v{v}"), 1).await;
-            assert_eq!(
-                p.error_code, UNKNOWN_TOPIC_OR_PARTITION,
-                "v{v}: unknown topic"
-            );
+            assert_eq!(p.error_code, UNKNOWN_TOPIC_OR_PARTITION, "v{v}: unknown topic");
         }
     })
     .await;
@@ -258,11 +213,7 @@ async fn offset_for_epoch(
     let resp = c.call(version, &req).await;
     assert_eq!(resp.throttle_time_ms, 0);
     assert_eq!(resp.topics.len(), 1);
-    assert_eq!(
-        resp.topics[0].topic.0.as_str(),
-        topic,
-        "v{version}: topic echo"
-    );
+    assert_eq!(resp.topics[0].topic.0.as_str(), topic, "v{version}: topic echo");
     assert_eq!(resp.topics[0].partitions.len(), 1);
     let e = resp.topics[0].partitions[0].clone();
     assert_eq!(e.partition, partition, "v{version}: partition echo");
@@ -297,10 +248,7 @@ async fn offset_for_leader_epoch_every_version() {
                 "v{v}: current leader epoch ahead of the broker"
             );
             let e = offset_for_epoch(&mut c, v, &name, 9, -1, 0).await;
-            assert_eq!(
-                e.error_code, UNKNOWN_TOPIC_OR_PARTITION,
-                "v{v}: unknown partition"
-            );
+            assert_eq!(e.error_code, UNKNOWN_TOPIC_OR_PARTITION, "v{v}: unknown partition");
             assert_eq!(
                 (e.leader_epoch, e.end_offset),
                 (-1, -1),
@@ -329,11 +277,7 @@ async fn offset_for_leader_epoch_unwritten_epochs_every_version() {
             let empty = offset_for_epoch(&mut c, v, &name, 0, 0, 0).await;
             produce(&mut c, &topic, 0, batch(3, now_ms())).await;
             let above = offset_for_epoch(&mut c, v, &name, 0, -1, 5).await;
-            assert_eq!(
-                (empty.error_code, above.error_code),
-                (NONE, NONE),
-                "v{v}: errors"
-            );
+            assert_eq!((empty.error_code, above.error_code), (NONE, NONE), "v{v}: errors");
             assert_eq!(
                 [
                     (empty.leader_epoch, empty.end_offset),

@@ -15,8 +15,8 @@ use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::produce_response::PartitionProduceResponse;
 use kafka_protocol::messages::{
-    CreateTopicsRequest, DescribeConfigsRequest, FetchRequest, InitProducerIdRequest,
-    ListOffsetsRequest, MetadataRequest, ProduceRequest,
+    CreateTopicsRequest, DescribeConfigsRequest, FetchRequest, InitProducerIdRequest, ListOffsetsRequest,
+    MetadataRequest, ProduceRequest,
 };
 use uuid::Uuid;
 
@@ -39,12 +39,7 @@ pub const EARLIEST: i64 = -2;
 pub const MAX_TIMESTAMP: i64 = -3;
 
 /// Creates a topic (CreateTopics v7) and returns it with its id.
-pub async fn create_topic(
-    c: &mut Client,
-    name: &str,
-    partitions: i32,
-    configs: &[(&str, &str)],
-) -> Topic {
+pub async fn create_topic(c: &mut Client, name: &str, partitions: i32, configs: &[(&str, &str)]) -> Topic {
     let mut t = CreatableTopic::default();
     t.name = topic_name(name);
     t.num_partitions = partitions;
@@ -63,15 +58,8 @@ pub async fn create_topic(
     req.timeout_ms = 10_000;
     let resp = c.call(7, &req).await;
     let r = &resp.topics[0];
-    assert_eq!(
-        r.error_code, 0,
-        "set-up: create topic {name}: {:?}",
-        r.error_message
-    );
-    assert!(
-        !r.topic_id.is_nil(),
-        "set-up: created topic {name} has an id"
-    );
+    assert_eq!(r.error_code, 0, "set-up: create topic {name}: {:?}", r.error_message);
+    assert!(!r.topic_id.is_nil(), "set-up: created topic {name} has an id");
     Topic {
         name: name.to_string(),
         id: r.topic_id,
@@ -90,13 +78,7 @@ pub async fn metadata_topic(c: &mut Client, name: &str) -> MetadataResponseTopic
     resp.topics.remove(0)
 }
 
-pub fn produce_request(
-    version: i16,
-    topic: &Topic,
-    partition: i32,
-    records: Bytes,
-    acks: i16,
-) -> ProduceRequest {
+pub fn produce_request(version: i16, topic: &Topic, partition: i32, records: Bytes, acks: i16) -> ProduceRequest {
     let mut pd = PartitionProduceData::default();
     pd.index = partition;
     pd.records = Some(records);
@@ -126,11 +108,7 @@ pub async fn produce_at(
     let mut resp = c.call(version, &req).await;
     assert_eq!(resp.responses.len(), 1, "one topic in the produce response");
     let mut t = resp.responses.remove(0);
-    assert_eq!(
-        t.partition_responses.len(),
-        1,
-        "one partition in the produce response"
-    );
+    assert_eq!(t.partition_responses.len(), 1, "one partition in the produce response");
     t.partition_responses.remove(0)
 }
 
@@ -169,12 +147,7 @@ pub fn fetch_request(version: i16, topic: &Topic, partition: i32, offset: i64) -
 }
 
 /// ListOffsets v9 for one partition and timestamp spec.
-pub async fn list_offset(
-    c: &mut Client,
-    topic: &str,
-    partition: i32,
-    timestamp: i64,
-) -> ListOffsetsPartitionResponse {
+pub async fn list_offset(c: &mut Client, topic: &str, partition: i32, timestamp: i64) -> ListOffsetsPartitionResponse {
     let mut p = ListOffsetsPartition::default();
     p.partition_index = partition;
     p.timestamp = timestamp;

@@ -7,19 +7,13 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ProduceRequest};
 
 use crate::codes::*;
 use crate::harness::{each_version, now_ms, Client, TestBroker};
-use crate::ops::{
-    self, create_topic, init_producer_id, list_offset, produce_request, Topic, LATEST,
-};
+use crate::ops::{self, create_topic, init_producer_id, list_offset, produce_request, Topic, LATEST};
 use crate::records::{batch, idempotent_batch, Producer};
 
 /// Checks the fields of a successful partition result at `version`.
 fn assert_appended(p: &PartitionProduceResponse, version: i16, base_offset: i64, what: &str) {
     assert_eq!(p.index, 0, "{what}: partition index");
-    assert_eq!(
-        p.error_code, NONE,
-        "{what}: error code ({:?})",
-        p.error_message
-    );
+    assert_eq!(p.error_code, NONE, "{what}: error code ({:?})", p.error_message);
     assert_eq!(p.base_offset, base_offset, "{what}: base offset");
     assert!(p.record_errors.is_empty(), "{what}: record errors");
     assert_eq!(p.error_message, None, "{what}: error message");
@@ -39,12 +33,7 @@ fn assert_appended(p: &PartitionProduceResponse, version: i16, base_offset: i64,
 
 /// The topic entry of a produce response must name the topic the way the
 /// request did: by name before v13, by id from v13.
-fn assert_topic_echo(
-    name: &kafka_protocol::messages::TopicName,
-    id: &uuid::Uuid,
-    topic: &Topic,
-    version: i16,
-) {
+fn assert_topic_echo(name: &kafka_protocol::messages::TopicName, id: &uuid::Uuid, topic: &Topic, version: i16) {
     if version >= 13 {
         assert_eq!(*id, topic.id, "v{version}: topic id echo");
         assert_eq!(name.0.as_str(), "", "v{version}: no topic name");
@@ -85,10 +74,7 @@ async fn produce_every_version() {
                 next += count as i64;
             }
             let latest = list_offset(&mut c, &topic.name, 0, LATEST).await;
-            assert_eq!(
-                latest.offset, next,
-                "v{v}: high watermark after three batches"
-            );
+            assert_eq!(latest.offset, next, "v{v}: high watermark after three batches");
 
             // LogAppendTime topics report the broker's append time.
             let lat = create_topic(
@@ -100,10 +86,7 @@ async fn produce_every_version() {
             .await;
             let before = now_ms();
             let resp = c
-                .call(
-                    v,
-                    &produce_request(v, &lat, 0, batch(2, before - 60_000), 1),
-                )
+                .call(v, &produce_request(v, &lat, 0, batch(2, before - 60_000), 1))
                 .await;
             let after = now_ms();
             let p = &resp.responses[0].partition_responses[0];
@@ -153,9 +136,7 @@ async fn produce_idempotent_every_version() {
                 0,
                 &format!("v{v} retry of sequence 0"),
             );
-            let second = c
-                .call(v, &call(idempotent_batch(2, now_ms(), producer(3))))
-                .await;
+            let second = c.call(v, &call(idempotent_batch(2, now_ms(), producer(3)))).await;
             assert_appended(
                 &second.responses[0].partition_responses[0],
                 v,
@@ -163,24 +144,13 @@ async fn produce_idempotent_every_version() {
                 &format!("v{v} sequence 3"),
             );
 
-            let gap = c
-                .call(v, &call(idempotent_batch(1, now_ms(), producer(10))))
-                .await;
+            let gap = c.call(v, &call(idempotent_batch(1, now_ms(), producer(10)))).await;
             let p = &gap.responses[0].partition_responses[0];
-            assert_eq!(
-                p.error_code, OUT_OF_ORDER_SEQUENCE_NUMBER,
-                "v{v}: sequence 10 after 4"
-            );
-            assert_eq!(
-                p.base_offset, -1,
-                "v{v}: a refused batch has base offset -1"
-            );
+            assert_eq!(p.error_code, OUT_OF_ORDER_SEQUENCE_NUMBER, "v{v}: sequence 10 after 4");
+            assert_eq!(p.base_offset, -1, "v{v}: a refused batch has base offset -1");
 
             let latest = list_offset(&mut c, &topic.name, 0, LATEST).await;
-            assert_eq!(
-                latest.offset, 5,
-                "v{v}: the retry and the gap appended nothing"
-            );
+            assert_eq!(latest.offset, 5, "v{v}: the retry and the gap appended nothing");
         }
     })
     .await;

@@ -3,8 +3,8 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType, NO_PARTITION_LEADER_EPOCH,
+    NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
 };
 
 /// Byte ranges of the v2 batch header the broker may rewrite on append;
@@ -23,12 +23,7 @@ pub struct Producer {
 
 /// One uncompressed batch of `count` records with timestamps
 /// `first_timestamp_ms`, `+1`, ...; values are `value_len` bytes.
-pub fn batch_of(
-    count: usize,
-    first_timestamp_ms: i64,
-    value_len: usize,
-    producer: Option<Producer>,
-) -> Bytes {
+pub fn batch_of(count: usize, first_timestamp_ms: i64, value_len: usize, producer: Option<Producer>) -> Bytes {
     assert!(count > 0);
     // The encoder starts a new batch whenever offset - sequence changes, so
     // sequences always run alongside offsets; a batch without a producer
@@ -62,11 +57,7 @@ pub fn batch_of(
     RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode record batch");
     let bytes = buf.freeze();
     let batch_length = i32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
-    assert_eq!(
-        batch_length + 12,
-        bytes.len(),
-        "the encoder produced exactly one batch"
-    );
+    assert_eq!(batch_length + 12, bytes.len(), "the encoder produced exactly one batch");
     bytes
 }
 

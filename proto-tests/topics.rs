@@ -8,21 +8,14 @@ use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableT
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
-use kafka_protocol::messages::{
-    ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-};
+use kafka_protocol::messages::{ApiKey, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest};
 use uuid::Uuid;
 
 use crate::codes::*;
 use crate::harness::{each_version, no_message, str_bytes, topic_name, Client, TestBroker};
 use crate::ops::{create_topic, metadata_topic};
 
-pub fn creatable(
-    name: &str,
-    partitions: i32,
-    replication_factor: i16,
-    configs: &[(&str, &str)],
-) -> CreatableTopic {
+pub fn creatable(name: &str, partitions: i32, replication_factor: i16, configs: &[(&str, &str)]) -> CreatableTopic {
     let mut t = CreatableTopic::default();
     t.name = topic_name(name);
     t.num_partitions = partitions;
@@ -54,22 +47,14 @@ pub async fn create_one(
     let resp = c.call(version, &req).await;
     assert_eq!(resp.throttle_time_ms, 0);
     assert_eq!(resp.topics.len(), 1, "v{version}: one result");
-    assert_eq!(
-        resp.topics[0].name.0.as_str(),
-        name,
-        "v{version}: name echo"
-    );
+    assert_eq!(resp.topics[0].name.0.as_str(), name, "v{version}: name echo");
     resp.topics[0].clone()
 }
 
 /// A successful creation result at `version`, with what v5+ reports.
 fn assert_created(r: &CreatableTopicResult, version: i16, partitions: i32, with_id: bool) {
     let name = r.name.0.as_str();
-    assert_eq!(
-        r.error_code, NONE,
-        "v{version} {name}: error ({:?})",
-        r.error_message
-    );
+    assert_eq!(r.error_code, NONE, "v{version} {name}: error ({:?})", r.error_message);
     assert!(
         no_message(&r.error_message),
         "v{version} {name}: error message {:?}",
@@ -85,27 +70,15 @@ fn assert_created(r: &CreatableTopicResult, version: i16, partitions: i32, with_
     }
     let d = CreatableTopicResult::default();
     if version >= 5 {
-        assert_eq!(
-            r.topic_config_error_code, NONE,
-            "v{version} {name}: config error"
-        );
-        assert_eq!(
-            r.num_partitions, partitions,
-            "v{version} {name}: partitions"
-        );
-        assert_eq!(
-            r.replication_factor, 1,
-            "v{version} {name}: replication factor"
-        );
+        assert_eq!(r.topic_config_error_code, NONE, "v{version} {name}: config error");
+        assert_eq!(r.num_partitions, partitions, "v{version} {name}: partitions");
+        assert_eq!(r.replication_factor, 1, "v{version} {name}: replication factor");
     } else {
         assert_eq!(
             r.num_partitions, d.num_partitions,
             "v{version} {name}: no partitions before v5"
         );
-        assert_eq!(
-            r.configs, d.configs,
-            "v{version} {name}: no configs before v5"
-        );
+        assert_eq!(r.configs, d.configs, "v{version} {name}: no configs before v5");
     }
 }
 
@@ -118,13 +91,7 @@ async fn create_topics_every_version() {
         async move {
             let mut c = Client::connect(ctx.addr).await;
             let name = format!("create-v{v}");
-            let r = create_one(
-                &mut c,
-                v,
-                creatable(&name, 2, 1, &[("retention.ms", "1234")]),
-                false,
-            )
-            .await;
+            let r = create_one(&mut c, v, creatable(&name, 2, 1, &[("retention.ms", "1234")]), false).await;
             assert_created(&r, v, 2, true);
             if v >= 5 {
                 let configs = r.configs.as_ref().expect("v5+ returns the topic's configs");
@@ -235,11 +202,7 @@ async fn delete_topics_every_version() {
                 "v{v}: error message {:?}",
                 r.error_message
             );
-            assert_eq!(
-                r.name.as_ref().map(|n| n.0.as_str()),
-                Some(name.as_str()),
-                "v{v}: name"
-            );
+            assert_eq!(r.name.as_ref().map(|n| n.0.as_str()), Some(name.as_str()), "v{v}: name");
             let id = if v >= 6 { topic.id } else { Uuid::nil() };
             assert_eq!(r.topic_id, id, "v{v}: topic id of the deleted topic (v6+)");
             assert_eq!(
@@ -259,11 +222,7 @@ async fn delete_topics_every_version() {
                 let by_id = format!("delete-by-id-v{v}");
                 let topic = create_topic(&mut c, &by_id, 1, &[]).await;
                 let r = delete_topics(&mut c, v, None, Some(topic.id)).await;
-                assert_eq!(
-                    r.error_code, NONE,
-                    "v{v}: delete by id ({:?})",
-                    r.error_message
-                );
+                assert_eq!(r.error_code, NONE, "v{v}: delete by id ({:?})", r.error_message);
                 assert_eq!(r.topic_id, topic.id, "v{v}: id echo");
                 assert_eq!(
                     r.name.as_ref().map(|n| n.0.as_str()),
@@ -277,10 +236,7 @@ async fn delete_topics_every_version() {
                 );
 
                 let r = delete_topics(&mut c, v, None, Some(Uuid::new_v4())).await;
-                assert_eq!(
-                    r.error_code, UNKNOWN_TOPIC_ID,
-                    "v{v}: deleting an unknown id"
-                );
+                assert_eq!(r.error_code, UNKNOWN_TOPIC_ID, "v{v}: deleting an unknown id");
             }
         }
     })
@@ -306,11 +262,7 @@ async fn create_partitions(
     let resp = c.call(version, &req).await;
     assert_eq!(resp.throttle_time_ms, 0);
     assert_eq!(resp.results.len(), 1, "v{version}: one result");
-    assert_eq!(
-        resp.results[0].name.0.as_str(),
-        name,
-        "v{version}: name echo"
-    );
+    assert_eq!(resp.results[0].name.0.as_str(), name, "v{version}: name echo");
     resp.results[0].clone()
 }
 
@@ -326,11 +278,7 @@ async fn create_partitions_every_version() {
             create_topic(&mut c, &name, 1, &[]).await;
 
             let r = create_partitions(&mut c, v, &name, 3, false).await;
-            assert_eq!(
-                r.error_code, NONE,
-                "v{v}: grow to 3 ({:?})",
-                r.error_message
-            );
+            assert_eq!(r.error_code, NONE, "v{v}: grow to 3 ({:?})", r.error_message);
             assert!(
                 no_message(&r.error_message),
                 "v{v}: error message {:?}",
@@ -354,17 +302,10 @@ async fn create_partitions_every_version() {
 
             let r = create_partitions(&mut c, v, &name, 2, false).await;
             assert_eq!(r.error_code, INVALID_PARTITIONS, "v{v}: shrinking");
-            assert!(
-                r.error_message.is_some(),
-                "v{v}: an error carries a message"
-            );
+            assert!(r.error_message.is_some(), "v{v}: an error carries a message");
 
-            let r =
-                create_partitions(&mut c, v, &format!("partitions-missing-v{v}"), 2, false).await;
-            assert_eq!(
-                r.error_code, UNKNOWN_TOPIC_OR_PARTITION,
-                "v{v}: unknown topic"
-            );
+            let r = create_partitions(&mut c, v, &format!("partitions-missing-v{v}"), 2, false).await;
+            assert_eq!(r.error_code, UNKNOWN_TOPIC_OR_PARTITION, "v{v}: unknown topic");
         }
     })
     .await;

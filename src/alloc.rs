@@ -77,7 +77,11 @@ unsafe impl GlobalAlloc for BrokerAllocator {
             // SAFETY: `ptr` is a mapping of `layout.size()` bytes from `map`;
             // moving it copies no page contents.
             let p = unsafe { libc::mremap(ptr.cast(), layout.size(), new_size, libc::MREMAP_MAYMOVE) };
-            return if p == libc::MAP_FAILED { std::ptr::null_mut() } else { p.cast() };
+            return if p == libc::MAP_FAILED {
+                std::ptr::null_mut()
+            } else {
+                p.cast()
+            };
         }
         let new = unsafe { self.alloc(new_layout) };
         if !new.is_null() {

@@ -131,7 +131,10 @@ impl Broker {
         let mut configs = std::collections::BTreeMap::new();
         configs.insert("cleanup.policy".to_string(), "compact".to_string());
         configs.insert("compression.type".to_string(), "producer".to_string());
-        configs.insert("segment.bytes".to_string(), self.config.groups.offsets_topic_segment_bytes.to_string());
+        configs.insert(
+            "segment.bytes".to_string(),
+            self.config.groups.offsets_topic_segment_bytes.to_string(),
+        );
         let topic = crate::metadata::controller::NewTopic {
             name: OFFSETS_TOPIC,
             num_partitions: self.config.groups.offsets_topic_num_partitions,

@@ -12,16 +12,9 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("invalid value {value:?} for configuration key {key}: {reason}")]
-    Invalid {
-        key: String,
-        value: String,
-        reason: String,
-    },
+    Invalid { key: String, value: String, reason: String },
     #[error("cannot read configuration file {path}: {source}")]
-    File {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    File { path: PathBuf, source: std::io::Error },
 }
 
 /// Where a broker setting came from, as DescribeConfigs reports it.
@@ -43,11 +36,7 @@ pub struct Listener {
 
 impl Listener {
     pub fn bind_addr(&self) -> Result<SocketAddr, ConfigError> {
-        let host = if self.host.is_empty() {
-            "0.0.0.0"
-        } else {
-            &self.host
-        };
+        let host = if self.host.is_empty() { "0.0.0.0" } else { &self.host };
         let text = if host.contains(':') {
             format!("[{host}]:{}", self.port)
         } else {
@@ -119,7 +108,10 @@ const BROKER_DEFAULTS: &[(&str, &str)] = &[
     ("controller.quorum.voters", ""),
     ("controller.quorum.bootstrap.servers", ""),
     ("controller.listener.names", "CONTROLLER"),
-    ("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"),
+    (
+        "listener.security.protocol.map",
+        "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    ),
     ("inter.broker.listener.name", "PLAINTEXT"),
     ("listeners", "PLAINTEXT://0.0.0.0:9092"),
     ("advertised.listeners", ""),
@@ -208,8 +200,8 @@ impl Config {
     /// Builds the typed config from merged key/value settings.
     pub fn from_sources(set: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
         for key in set.keys() {
-            let known = BROKER_DEFAULTS.iter().any(|(k, _)| k == key)
-                || ACCEPTED_WITHOUT_EFFECT.contains(&key.as_str());
+            let known =
+                BROKER_DEFAULTS.iter().any(|(k, _)| k == key) || ACCEPTED_WITHOUT_EFFECT.contains(&key.as_str());
             if !known {
                 tracing::warn!(key = %key, "unknown configuration key, ignored");
             }
@@ -285,7 +277,11 @@ impl Config {
         };
         let segment_bytes: i64 = parse(&get, "log.segment.bytes")?;
         if segment_bytes < 14 {
-            return Err(invalid("log.segment.bytes", &segment_bytes.to_string(), "must be at least 14"));
+            return Err(invalid(
+                "log.segment.bytes",
+                &segment_bytes.to_string(),
+                "must be at least 14",
+            ));
         }
         let timestamp_type = get("log.message.timestamp.type").unwrap_or_default();
         if timestamp_type != "CreateTime" && timestamp_type != "LogAppendTime" {
@@ -305,7 +301,11 @@ impl Config {
         }
         let num_partitions: i32 = parse(&get, "num.partitions")?;
         if num_partitions < 1 {
-            return Err(invalid("num.partitions", &num_partitions.to_string(), "must be at least 1"));
+            return Err(invalid(
+                "num.partitions",
+                &num_partitions.to_string(),
+                "must be at least 1",
+            ));
         }
         let retention_check: i64 = parse(&get, "log.retention.check.interval.ms")?;
         if retention_check < 1 {
@@ -318,7 +318,11 @@ impl Config {
         let index_interval: i32 = parse(&get, "log.index.interval.bytes")?;
         let index_max: i32 = parse(&get, "log.index.size.max.bytes")?;
         if index_interval < 0 || index_max < 12 {
-            return Err(invalid("log.index.size.max.bytes", &index_max.to_string(), "must be at least 12"));
+            return Err(invalid(
+                "log.index.size.max.bytes",
+                &index_max.to_string(),
+                "must be at least 12",
+            ));
         }
 
         Ok(Config {
@@ -351,10 +355,16 @@ impl Config {
                 min_session_timeout_ms: parse(&get, "group.min.session.timeout.ms")?,
                 max_session_timeout_ms: parse(&get, "group.max.session.timeout.ms")?,
                 max_size: parse(&get, "group.max.size")?,
-                offsets_topic_num_partitions: positive(parse(&get, "offsets.topic.num.partitions")?, "offsets.topic.num.partitions")?,
+                offsets_topic_num_partitions: positive(
+                    parse(&get, "offsets.topic.num.partitions")?,
+                    "offsets.topic.num.partitions",
+                )?,
                 offsets_topic_segment_bytes: parse(&get, "offsets.topic.segment.bytes")?,
                 offsets_retention_ms: parse::<i64>(&get, "offsets.retention.minutes")? * 60_000,
-                offsets_retention_check_interval_ms: positive(parse::<i64>(&get, "offsets.retention.check.interval.ms")?, "offsets.retention.check.interval.ms")? as u64,
+                offsets_retention_check_interval_ms: positive(
+                    parse::<i64>(&get, "offsets.retention.check.interval.ms")?,
+                    "offsets.retention.check.interval.ms",
+                )? as u64,
                 offset_metadata_max_bytes: parse(&get, "offset.metadata.max.bytes")?,
             },
             described,
@@ -390,10 +400,7 @@ fn parse_value<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, Config
         .map_err(|_| invalid(key, value, "not a valid number"))
 }
 
-fn parse<T: std::str::FromStr>(
-    get: &dyn Fn(&str) -> Option<String>,
-    key: &str,
-) -> Result<T, ConfigError> {
+fn parse<T: std::str::FromStr>(get: &dyn Fn(&str) -> Option<String>, key: &str) -> Result<T, ConfigError> {
     let value = get(key).unwrap_or_default();
     parse_value(key, &value)
 }
@@ -475,7 +482,10 @@ mod tests {
 
     #[test]
     fn env_names_map_like_the_apache_kafka_image() {
-        assert_eq!(Config::env_key("KAFKA_LOG_RETENTION_MS").as_deref(), Some("log.retention.ms"));
+        assert_eq!(
+            Config::env_key("KAFKA_LOG_RETENTION_MS").as_deref(),
+            Some("log.retention.ms")
+        );
         assert_eq!(Config::env_key("KAFKA_FOO__BAR").as_deref(), Some("foo_bar"));
         assert_eq!(Config::env_key("KAFKA_A___B").as_deref(), Some("a-b"));
         assert_eq!(Config::env_key("PATH"), None);

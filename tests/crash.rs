@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -123,7 +125,15 @@ fn batch(pid: i64, seq: i32, values: &[String]) -> Bytes {
         })
         .collect();
     let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
     buf.freeze()
 }
 
@@ -184,7 +194,11 @@ async fn acknowledged_records_survive_sigkill() {
             // may or may not be in the log, and is retried after restart.
             let req = produce_request(partition, records.clone());
             corr += 1;
-            let _ = tokio::time::timeout(Duration::from_millis(1), call::<_, ProduceResponse>(&mut conn, ApiKey::Produce, 9, corr, &req)).await;
+            let _ = tokio::time::timeout(
+                Duration::from_millis(1),
+                call::<_, ProduceResponse>(&mut conn, ApiKey::Produce, 9, corr, &req),
+            )
+            .await;
             broker.kill_and_restart();
             kills += 1;
             conn = connect(port, deadline).await;
@@ -257,7 +271,11 @@ async fn acknowledged_records_survive_sigkill() {
         }
     }
     for (v, (p, off)) in &acked {
-        assert_eq!(seen.get(v), Some(&1), "acknowledged record {v} (partition {p}, offset {off}) must be present exactly once");
+        assert_eq!(
+            seen.get(v),
+            Some(&1),
+            "acknowledged record {v} (partition {p}, offset {off}) must be present exactly once"
+        );
     }
     for (v, n) in &seen {
         assert_eq!(*n, 1, "record {v} is duplicated");

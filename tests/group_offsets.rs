@@ -30,7 +30,9 @@ async fn offsets_survive_restart_and_replay_is_checkpointed() {
         assignments: None,
         configs: BTreeMap::new(),
     };
-    broker.write_metadata(|image| fjord::metadata::controller::create_topic(image, &topic, &[1])).unwrap();
+    broker
+        .write_metadata(|image| fjord::metadata::controller::create_topic(image, &topic, &[1]))
+        .unwrap();
 
     let group = "checkpointed-group";
     let rounds = 1_100;
@@ -62,7 +64,9 @@ async fn offsets_survive_restart_and_replay_is_checkpointed() {
     drop(broker);
 
     let broker = Broker::open(config(dir.path())).unwrap();
-    let fetched = broker.groups.fetch_offsets(group, Some(vec![("events".to_string(), (0..100).collect())]));
+    let fetched = broker
+        .groups
+        .fetch_offsets(group, Some(vec![("events".to_string(), (0..100).collect())]));
     assert_eq!(fetched.len(), 100);
     for (_, p, o) in fetched {
         let o = o.expect("committed offset restored");

@@ -4,9 +4,7 @@
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
 /// Value bytes per record in the benches' batches (Kafka perf tests' 1 KiB).
 pub const RECORD_VALUE_BYTES: usize = 1024;
@@ -47,8 +45,7 @@ pub fn batch(count: usize, value_bytes: usize, timestamp_ms: i64) -> Bytes {
         version: 2,
         compression: Compression::None,
     };
-    RecordBatchEncoder::encode(&mut buf, &records, &options)
-        .expect("an uncompressed v2 batch encodes");
+    RecordBatchEncoder::encode(&mut buf, &records, &options).expect("an uncompressed v2 batch encodes");
     buf.freeze()
 }
 

@@ -14,7 +14,10 @@ use crate::metadata::controller::{self, ApiError};
 use crate::metadata::records::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::metadata::ClusterImage;
 
-pub async fn handle(ctx: &RequestContext, req: AlterConfigsRequest) -> Result<Option<AlterConfigsResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: AlterConfigsRequest,
+) -> Result<Option<AlterConfigsResponse>, HandlerError> {
     let mut resp = AlterConfigsResponse::default();
     for res in req.resources {
         let name = res.resource_name.to_string();
@@ -32,7 +35,10 @@ pub async fn handle(ctx: &RequestContext, req: AlterConfigsRequest) -> Result<Op
                 .collect();
             for (k, v) in &desired {
                 let v = v.clone().ok_or_else(|| {
-                    ApiError::new(ResponseError::InvalidRequest, format!("Null value not supported for : {k}"))
+                    ApiError::new(
+                        ResponseError::InvalidRequest,
+                        format!("Null value not supported for : {k}"),
+                    )
                 })?;
                 changes.insert(k.clone(), Some(v));
             }
@@ -67,7 +73,12 @@ pub fn commit(
                 "Dynamic broker configs are not supported by fjord; set them in server.properties",
             ))
         }
-        other => return Err(ApiError::new(ResponseError::InvalidRequest, format!("Unsupported resource type {other}"))),
+        other => {
+            return Err(ApiError::new(
+                ResponseError::InvalidRequest,
+                format!("Unsupported resource type {other}"),
+            ))
+        }
     }
     if validate_only {
         let image = broker.metadata.image();

@@ -10,7 +10,10 @@ use kafka_protocol::protocol::Encodable;
 
 use super::{supported_versions, HandlerError, RequestContext, APIS};
 
-pub async fn handle(_ctx: &RequestContext, _req: ApiVersionsRequest) -> Result<Option<ApiVersionsResponse>, HandlerError> {
+pub async fn handle(
+    _ctx: &RequestContext,
+    _req: ApiVersionsRequest,
+) -> Result<Option<ApiVersionsResponse>, HandlerError> {
     Ok(Some(response(ResponseError::try_from_code(0))))
 }
 
@@ -40,7 +43,8 @@ pub fn unsupported_version_reply(correlation_id: i32) -> Bytes {
     let mut buf = BytesMut::new();
     buf.put_i32(0);
     buf.put_i32(correlation_id);
-    resp.encode(&mut buf, 0).expect("a v0 ApiVersions response always encodes");
+    resp.encode(&mut buf, 0)
+        .expect("a v0 ApiVersions response always encodes");
     let size = (buf.len() - 4) as i32;
     buf[0..4].copy_from_slice(&size.to_be_bytes());
     buf.freeze()

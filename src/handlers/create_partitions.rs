@@ -6,7 +6,10 @@ use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse
 use super::{str_bytes, HandlerError, RequestContext};
 use crate::metadata::controller;
 
-pub async fn handle(ctx: &RequestContext, req: CreatePartitionsRequest) -> Result<Option<CreatePartitionsResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: CreatePartitionsRequest,
+) -> Result<Option<CreatePartitionsResponse>, HandlerError> {
     let broker = &ctx.broker;
     let brokers = broker.brokers();
     let mut resp = CreatePartitionsResponse::default();

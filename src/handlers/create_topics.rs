@@ -11,7 +11,10 @@ use super::describe_configs::topic_entries;
 use super::{str_bytes, HandlerError, RequestContext};
 use crate::metadata::controller::{self, ApiError, NewTopic};
 
-pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> Result<Option<CreateTopicsResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: CreateTopicsRequest,
+) -> Result<Option<CreateTopicsResponse>, HandlerError> {
     let broker = &ctx.broker;
     let brokers = broker.brokers();
     let mut resp = CreateTopicsResponse::default();
@@ -44,7 +47,11 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> Result<Op
         });
         let new_topic = NewTopic {
             name: &name,
-            num_partitions: if t.num_partitions == -1 { broker.config.num_partitions } else { t.num_partitions },
+            num_partitions: if t.num_partitions == -1 {
+                broker.config.num_partitions
+            } else {
+                t.num_partitions
+            },
             replication_factor: if t.replication_factor == -1 {
                 broker.config.default_replication_factor
             } else {
@@ -62,10 +69,13 @@ pub async fn handle(ctx: &RequestContext, req: CreateTopicsRequest) -> Result<Op
             continue;
         }
         if let Some(key) = null_config {
-            fail(&mut r, ApiError::new(
-                kafka_protocol::error::ResponseError::InvalidConfig,
-                format!("Null value not supported for topic configs: {key}"),
-            ));
+            fail(
+                &mut r,
+                ApiError::new(
+                    kafka_protocol::error::ResponseError::InvalidConfig,
+                    format!("Null value not supported for topic configs: {key}"),
+                ),
+            );
             resp.topics.push(r);
             continue;
         }

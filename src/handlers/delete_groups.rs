@@ -5,7 +5,10 @@ use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 
 use super::{HandlerError, RequestContext};
 
-pub async fn handle(ctx: &RequestContext, req: DeleteGroupsRequest) -> Result<Option<DeleteGroupsResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: DeleteGroupsRequest,
+) -> Result<Option<DeleteGroupsResponse>, HandlerError> {
     let mut resp = DeleteGroupsResponse::default();
     for group_id in req.groups_names {
         let mut r = DeletableGroupResult::default();

@@ -8,7 +8,10 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use super::errors::log_error;
 use super::{HandlerError, RequestContext};
 
-pub async fn handle(ctx: &RequestContext, req: DeleteRecordsRequest) -> Result<Option<DeleteRecordsResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: DeleteRecordsRequest,
+) -> Result<Option<DeleteRecordsResponse>, HandlerError> {
     let mut resp = DeleteRecordsResponse::default();
     for topic in req.topics {
         let mut tr = DeleteRecordsTopicResult::default();

@@ -7,10 +7,21 @@ use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicN
 use super::{str_bytes, HandlerError, RequestContext};
 use crate::metadata::controller::{self, ApiError};
 
-pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> Result<Option<DeleteTopicsResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: DeleteTopicsRequest,
+) -> Result<Option<DeleteTopicsResponse>, HandlerError> {
     let broker = &ctx.broker;
-    let mut targets: Vec<(Option<String>, uuid::Uuid)> = req.topic_names.iter().map(|n| (Some(n.0.to_string()), uuid::Uuid::nil())).collect();
-    targets.extend(req.topics.iter().map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id)));
+    let mut targets: Vec<(Option<String>, uuid::Uuid)> = req
+        .topic_names
+        .iter()
+        .map(|n| (Some(n.0.to_string()), uuid::Uuid::nil()))
+        .collect();
+    targets.extend(
+        req.topics
+            .iter()
+            .map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id)),
+    );
     let mut resp = DeleteTopicsResponse::default();
     for (name, id) in targets {
         let mut r = DeletableTopicResult::default();
@@ -22,14 +33,19 @@ pub async fn handle(ctx: &RequestContext, req: DeleteTopicsRequest) -> Result<Op
         };
         r.name = resolved.clone().or(name.clone()).map(|n| TopicName(str_bytes(n)));
         let outcome = match resolved {
-            None => Err(ApiError::new(ResponseError::UnknownTopicId, "This server does not host this topic ID.")),
-            Some(_) if !broker.config.delete_topic_enable => {
-                Err(ApiError::new(ResponseError::TopicDeletionDisabled, "Topic deletion is disabled."))
-            }
-            Some(n) => broker.write_metadata(|image| controller::delete_topic(image, &n)).map(|img| {
-                tracing::info!(topic = %n, "deleted topic");
-                img
-            }),
+            None => Err(ApiError::new(
+                ResponseError::UnknownTopicId,
+                "This server does not host this topic ID.",
+            )),
+            Some(_) if !broker.config.delete_topic_enable => Err(ApiError::new(
+                ResponseError::TopicDeletionDisabled,
+                "Topic deletion is disabled.",
+            )),
+            Some(n) => broker
+                .write_metadata(|image| controller::delete_topic(image, &n))
+                .inspect(|img| {
+                    tracing::info!(topic = %n, "deleted topic");
+                }),
         };
         if let Some(t) = image.topics.get(r.name.as_ref().map_or("", |n| n.0.as_str())) {
             r.topic_id = t.id;

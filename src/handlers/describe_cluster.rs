@@ -6,7 +6,10 @@ use kafka_protocol::messages::{BrokerId, DescribeClusterRequest, DescribeCluster
 
 use super::{str_bytes, HandlerError, RequestContext};
 
-pub async fn handle(ctx: &RequestContext, req: DescribeClusterRequest) -> Result<Option<DescribeClusterResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: DescribeClusterRequest,
+) -> Result<Option<DescribeClusterResponse>, HandlerError> {
     let broker = &ctx.broker;
     let mut resp = DescribeClusterResponse::default();
     if ctx.version() >= 1 {

@@ -59,7 +59,11 @@ pub fn topic_entries(broker: &Broker, overrides: &BTreeMap<String, String>) -> V
                 }
             }
             let default = default_value(def, &broker.config.log);
-            synonyms.push((def.broker_synonym.unwrap_or(def.name).to_string(), default.clone(), SOURCE_DEFAULT));
+            synonyms.push((
+                def.broker_synonym.unwrap_or(def.name).to_string(),
+                default.clone(),
+                SOURCE_DEFAULT,
+            ));
             let (value, source) = match overrides.get(def.name) {
                 Some(v) => (v.clone(), SOURCE_TOPIC),
                 None => match def.broker_synonym.and_then(|s| broker.config.described.get(s)) {
@@ -103,7 +107,10 @@ fn broker_entries(broker: &Broker) -> Vec<Entry> {
         .collect()
 }
 
-pub async fn handle(ctx: &RequestContext, req: DescribeConfigsRequest) -> Result<Option<DescribeConfigsResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: DescribeConfigsRequest,
+) -> Result<Option<DescribeConfigsResponse>, HandlerError> {
     let broker = &ctx.broker;
     let image = broker.metadata.image();
     let mut resp = DescribeConfigsResponse::default();
@@ -114,17 +121,31 @@ pub async fn handle(ctx: &RequestContext, req: DescribeConfigsRequest) -> Result
         let name = res.resource_name.to_string();
         let entries = match res.resource_type {
             RESOURCE_TOPIC if image.topics.contains_key(&name) => Ok(topic_entries(broker, &image.topic_config(&name))),
-            RESOURCE_TOPIC => Err((ResponseError::UnknownTopicOrPartition, format!("Topic {name} does not exist."))),
-            RESOURCE_BROKER if name.is_empty() || name == broker.config.node_id.to_string() => Ok(broker_entries(broker)),
+            RESOURCE_TOPIC => Err((
+                ResponseError::UnknownTopicOrPartition,
+                format!("Topic {name} does not exist."),
+            )),
+            RESOURCE_BROKER if name.is_empty() || name == broker.config.node_id.to_string() => {
+                Ok(broker_entries(broker))
+            }
             RESOURCE_BROKER => Err((
                 ResponseError::InvalidRequest,
-                format!("Unexpected broker id, expected {} but received {name}", broker.config.node_id),
+                format!(
+                    "Unexpected broker id, expected {} but received {name}",
+                    broker.config.node_id
+                ),
             )),
-            other => Err((ResponseError::InvalidRequest, format!("Unsupported resource type {other}"))),
+            other => Err((
+                ResponseError::InvalidRequest,
+                format!("Unsupported resource type {other}"),
+            )),
         };
         match entries {
             Ok(entries) => {
-                let wanted = res.configuration_keys.as_ref().map(|keys| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>());
+                let wanted = res
+                    .configuration_keys
+                    .as_ref()
+                    .map(|keys| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>());
                 r.configs = entries
                     .into_iter()
                     .filter(|e| wanted.as_ref().is_none_or(|w| w.contains(&e.name)))

@@ -8,7 +8,10 @@ use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
 use super::{str_bytes, HandlerError, RequestContext};
 
-pub async fn handle(ctx: &RequestContext, req: DescribeGroupsRequest) -> Result<Option<DescribeGroupsResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: DescribeGroupsRequest,
+) -> Result<Option<DescribeGroupsResponse>, HandlerError> {
     let mut resp = DescribeGroupsResponse::default();
     for group_id in req.groups {
         let mut d = DescribedGroup::default();

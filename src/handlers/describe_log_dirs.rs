@@ -3,12 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use kafka_protocol::messages::describe_log_dirs_response::{DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic};
+use kafka_protocol::messages::describe_log_dirs_response::{
+    DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
+};
 use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse, TopicName};
 
 use super::{str_bytes, HandlerError, RequestContext};
 
-pub async fn handle(ctx: &RequestContext, req: DescribeLogDirsRequest) -> Result<Option<DescribeLogDirsResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: DescribeLogDirsRequest,
+) -> Result<Option<DescribeLogDirsResponse>, HandlerError> {
     let broker = &ctx.broker;
     let wanted: Option<BTreeMap<String, Vec<i32>>> = req
         .topics

@@ -11,17 +11,27 @@ use super::{str_bytes, HandlerError, RequestContext};
 
 const KEY_TYPE_GROUP: i8 = 0;
 
-pub async fn handle(ctx: &RequestContext, req: FindCoordinatorRequest) -> Result<Option<FindCoordinatorResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: FindCoordinatorRequest,
+) -> Result<Option<FindCoordinatorResponse>, HandlerError> {
     let broker = &ctx.broker;
     let listener = broker.config.advertised();
     let outcome = if req.key_type != KEY_TYPE_GROUP {
-        Err((ResponseError::CoordinatorNotAvailable, "transaction coordinators are not available yet".to_string()))
+        Err((
+            ResponseError::CoordinatorNotAvailable,
+            "transaction coordinators are not available yet".to_string(),
+        ))
     } else {
-        broker.ensure_offsets_topic().map_err(|e| (ResponseError::CoordinatorNotAvailable, e.message))
+        broker
+            .ensure_offsets_topic()
+            .map_err(|e| (ResponseError::CoordinatorNotAvailable, e.message))
     };
     let answer = |key: &str| -> (i16, Option<String>, i32) {
         match &outcome {
-            Ok(()) if key.is_empty() && req.key_type == KEY_TYPE_GROUP => (ResponseError::InvalidRequest.code(), Some("empty group id".into()), -1),
+            Ok(()) if key.is_empty() && req.key_type == KEY_TYPE_GROUP => {
+                (ResponseError::InvalidRequest.code(), Some("empty group id".into()), -1)
+            }
             Ok(()) => (0, None, broker.config.node_id),
             Err((code, message)) => (code.code(), Some(message.clone()), -1),
         }

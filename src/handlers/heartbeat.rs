@@ -13,7 +13,12 @@ pub async fn handle(ctx: &RequestContext, req: HeartbeatRequest) -> Result<Optio
     } else {
         ctx.broker
             .groups
-            .heartbeat(group_id, req.member_id.as_str(), req.group_instance_id.as_ref().map(|s| s.as_str()), req.generation_id)
+            .heartbeat(
+                group_id,
+                req.member_id.as_str(),
+                req.group_instance_id.as_ref().map(|s| s.as_str()),
+                req.generation_id,
+            )
             .map_or(0, |e| e.code())
     };
     Ok(Some(resp))

@@ -18,7 +18,10 @@ const DELETE: i8 = 1;
 const APPEND: i8 = 2;
 const SUBTRACT: i8 = 3;
 
-pub async fn handle(ctx: &RequestContext, req: IncrementalAlterConfigsRequest) -> Result<Option<IncrementalAlterConfigsResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: IncrementalAlterConfigsRequest,
+) -> Result<Option<IncrementalAlterConfigsResponse>, HandlerError> {
     let broker = &ctx.broker;
     let mut resp = IncrementalAlterConfigsResponse::default();
     for res in req.resources {
@@ -26,7 +29,13 @@ pub async fn handle(ctx: &RequestContext, req: IncrementalAlterConfigsRequest) -
         let ops: Vec<(String, i8, Option<String>)> = res
             .configs
             .iter()
-            .map(|c| (c.name.to_string(), c.config_operation, c.value.as_ref().map(|v| v.to_string())))
+            .map(|c| {
+                (
+                    c.name.to_string(),
+                    c.config_operation,
+                    c.value.as_ref().map(|v| v.to_string()),
+                )
+            })
             .collect();
         let outcome = commit(broker, res.resource_type, &name, req.validate_only, |image| {
             let current = image.topic_config(&name);
@@ -40,21 +49,40 @@ pub async fn handle(ctx: &RequestContext, req: IncrementalAlterConfigsRequest) -
                 }
                 let change = match *op {
                     SET => Some(value.clone().ok_or_else(|| {
-                        ApiError::new(ResponseError::InvalidRequest, format!("Null value not supported for : {key}"))
+                        ApiError::new(
+                            ResponseError::InvalidRequest,
+                            format!("Null value not supported for : {key}"),
+                        )
                     })?),
                     DELETE => None,
                     APPEND | SUBTRACT => {
-                        let def = definition(key)
-                            .ok_or_else(|| ApiError::new(ResponseError::InvalidConfig, format!("Unknown topic config name: {key}")))?;
+                        let def = definition(key).ok_or_else(|| {
+                            ApiError::new(
+                                ResponseError::InvalidConfig,
+                                format!("Unknown topic config name: {key}"),
+                            )
+                        })?;
                         if !matches!(def.kind, Kind::ChoiceList(_)) {
                             return Err(ApiError::new(
                                 ResponseError::InvalidConfig,
                                 format!("Config value append is not allowed for config key: {key}"),
                             ));
                         }
-                        let base = current.get(key).cloned().unwrap_or_else(|| default_value(def, &broker.config.log));
-                        let mut items: Vec<String> = base.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-                        let given: Vec<String> = value.clone().unwrap_or_default().split(',').map(|s| s.trim().to_string()).collect();
+                        let base = current
+                            .get(key)
+                            .cloned()
+                            .unwrap_or_else(|| default_value(def, &broker.config.log));
+                        let mut items: Vec<String> = base
+                            .split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect();
+                        let given: Vec<String> = value
+                            .clone()
+                            .unwrap_or_default()
+                            .split(',')
+                            .map(|s| s.trim().to_string())
+                            .collect();
                         if *op == APPEND {
                             for g in given {
                                 if !items.contains(&g) {
@@ -67,7 +95,10 @@ pub async fn handle(ctx: &RequestContext, req: IncrementalAlterConfigsRequest) -
                         Some(items.join(","))
                     }
                     other => {
-                        return Err(ApiError::new(ResponseError::InvalidRequest, format!("Unknown config operation {other}")));
+                        return Err(ApiError::new(
+                            ResponseError::InvalidRequest,
+                            format!("Unknown config operation {other}"),
+                        ));
                     }
                 };
                 changes.insert(key.clone(), change);

@@ -6,7 +6,10 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 
 use super::{HandlerError, RequestContext};
 
-pub async fn handle(ctx: &RequestContext, req: InitProducerIdRequest) -> Result<Option<InitProducerIdResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: InitProducerIdRequest,
+) -> Result<Option<InitProducerIdResponse>, HandlerError> {
     let mut resp = InitProducerIdResponse::default();
     resp.producer_id = ProducerId(-1);
     resp.producer_epoch = -1;

@@ -18,7 +18,11 @@ pub async fn handle(ctx: &RequestContext, req: JoinGroupRequest) -> Result<Optio
         resp.member_id = req.member_id;
         return Ok(Some(resp));
     }
-    let rebalance_timeout_ms = if ctx.version() >= 1 { req.rebalance_timeout_ms } else { req.session_timeout_ms };
+    let rebalance_timeout_ms = if ctx.version() >= 1 {
+        req.rebalance_timeout_ms
+    } else {
+        req.session_timeout_ms
+    };
     let join = JoinRequest {
         member_id: req.member_id.to_string(),
         group_instance_id: req.group_instance_id.as_ref().map(|s| s.to_string()),
@@ -27,7 +31,11 @@ pub async fn handle(ctx: &RequestContext, req: JoinGroupRequest) -> Result<Optio
         session_timeout_ms: req.session_timeout_ms,
         rebalance_timeout_ms,
         protocol_type: req.protocol_type.to_string(),
-        protocols: req.protocols.iter().map(|p| (p.name.to_string(), p.metadata.clone())).collect(),
+        protocols: req
+            .protocols
+            .iter()
+            .map(|p| (p.name.to_string(), p.metadata.clone()))
+            .collect(),
         // KIP-394: from v4 a new member must come back with the id we hand it.
         require_known_member_id: ctx.version() >= 4,
     };

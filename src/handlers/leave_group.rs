@@ -13,7 +13,12 @@ pub async fn handle(ctx: &RequestContext, req: LeaveGroupRequest) -> Result<Opti
     } else {
         req.members
             .iter()
-            .map(|m| (m.member_id.to_string(), m.group_instance_id.as_ref().map(|s| s.to_string())))
+            .map(|m| {
+                (
+                    m.member_id.to_string(),
+                    m.group_instance_id.as_ref().map(|s| s.to_string()),
+                )
+            })
             .collect()
     };
     let mut resp = LeaveGroupResponse::default();

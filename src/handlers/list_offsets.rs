@@ -17,7 +17,10 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> Result<Option<ListOffsetsResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: ListOffsetsRequest,
+) -> Result<Option<ListOffsetsResponse>, HandlerError> {
     let broker = &ctx.broker;
     let mut resp = ListOffsetsResponse::default();
     for topic in req.topics {
@@ -36,7 +39,11 @@ pub async fn handle(ctx: &RequestContext, req: ListOffsetsRequest) -> Result<Opt
                     Ok((offset, timestamp)) => {
                         pr.offset = offset;
                         pr.timestamp = timestamp;
-                        pr.leader_epoch = if offset >= 0 && ctx.version() >= 4 { part.leader_epoch() } else { -1 };
+                        pr.leader_epoch = if offset >= 0 && ctx.version() >= 4 {
+                            part.leader_epoch()
+                        } else {
+                            -1
+                        };
                     }
                     Err(code) => {
                         pr.error_code = code.code();

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use uuid::Uuid;
 
@@ -37,7 +39,9 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> Result<Option
     let mut errors: BTreeMap<String, ResponseError> = BTreeMap::new();
     if allow_create {
         for t in &requested {
-            let Some(name) = t.name.as_ref().map(|n| n.0.to_string()) else { continue };
+            let Some(name) = t.name.as_ref().map(|n| n.0.to_string()) else {
+                continue;
+            };
             if image.topics.contains_key(&name) || errors.contains_key(&name) {
                 continue;
             }
@@ -94,9 +98,8 @@ fn auto_create(broker: &Broker, name: &str) -> Result<std::sync::Arc<ClusterImag
             }
             controller::create_topic(image, &topic, &brokers)
         })
-        .map(|image| {
+        .inspect(|image| {
             tracing::info!(topic = name, partitions = topic.num_partitions, "auto-created topic");
-            image
         })
         .map_err(|e| e.code)
 }

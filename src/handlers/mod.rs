@@ -2,6 +2,7 @@
 //! fjord implements: it generates both the dispatch and the version ranges
 //! ApiVersions advertises, so the two cannot drift apart.
 
+pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
 pub mod create_topics;
@@ -11,17 +12,16 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
-pub mod alter_configs;
 pub mod describe_log_dirs;
 pub mod errors;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
 pub mod incremental_alter_configs;
+pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
-pub mod init_producer_id;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;

@@ -10,7 +10,10 @@ use super::{HandlerError, RequestContext};
 use crate::broker::now_ms;
 use crate::coordinator::group::state::CommittedOffset;
 
-pub async fn handle(ctx: &RequestContext, req: OffsetCommitRequest) -> Result<Option<OffsetCommitResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: OffsetCommitRequest,
+) -> Result<Option<OffsetCommitResponse>, HandlerError> {
     let broker = &ctx.broker;
     let group_id = req.group_id.0.to_string();
     let image = broker.metadata.image();
@@ -33,7 +36,11 @@ pub async fn handle(ctx: &RequestContext, req: OffsetCommitRequest) -> Result<Op
                     (topic.name.0.to_string(), p.partition_index),
                     CommittedOffset {
                         offset: p.committed_offset,
-                        leader_epoch: if ctx.version() >= 6 { p.committed_leader_epoch } else { -1 },
+                        leader_epoch: if ctx.version() >= 6 {
+                            p.committed_leader_epoch
+                        } else {
+                            -1
+                        },
                         metadata,
                         commit_timestamp_ms: now,
                     },

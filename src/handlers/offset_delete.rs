@@ -7,11 +7,18 @@ use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
 use super::{HandlerError, RequestContext};
 
-pub async fn handle(ctx: &RequestContext, req: OffsetDeleteRequest) -> Result<Option<OffsetDeleteResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: OffsetDeleteRequest,
+) -> Result<Option<OffsetDeleteResponse>, HandlerError> {
     let partitions: Vec<(String, i32)> = req
         .topics
         .iter()
-        .flat_map(|t| t.partitions.iter().map(move |p| (t.name.0.to_string(), p.partition_index)))
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(move |p| (t.name.0.to_string(), p.partition_index))
+        })
         .collect();
     let mut resp = OffsetDeleteResponse::default();
     match ctx.broker.groups.delete_offsets(req.group_id.0.as_str(), &partitions) {

@@ -32,13 +32,18 @@ fn fields(o: &Option<CommittedOffset>) -> (i64, i32, String) {
     }
 }
 
-pub async fn handle(ctx: &RequestContext, req: OffsetFetchRequest) -> Result<Option<OffsetFetchResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: OffsetFetchRequest,
+) -> Result<Option<OffsetFetchResponse>, HandlerError> {
     let mut resp = OffsetFetchResponse::default();
     if ctx.version() < 8 {
         let group_id = req.group_id.0.to_string();
-        let wanted = req
-            .topics
-            .map(|ts| ts.into_iter().map(|t| (t.name.0.to_string(), t.partition_indexes)).collect());
+        let wanted = req.topics.map(|ts| {
+            ts.into_iter()
+                .map(|t| (t.name.0.to_string(), t.partition_indexes))
+                .collect()
+        });
         if group_id.is_empty() {
             resp.error_code = ResponseError::InvalidGroupId.code();
             return Ok(Some(resp));
@@ -73,9 +78,11 @@ pub async fn handle(ctx: &RequestContext, req: OffsetFetchRequest) -> Result<Opt
             resp.groups.push(out);
             continue;
         }
-        let wanted = g
-            .topics
-            .map(|ts| ts.into_iter().map(|t| (t.name.0.to_string(), t.partition_indexes)).collect());
+        let wanted = g.topics.map(|ts| {
+            ts.into_iter()
+                .map(|t| (t.name.0.to_string(), t.partition_indexes))
+                .collect()
+        });
         for (topic, partitions) in fetch(ctx, &group_id, wanted) {
             let mut t = OffsetFetchResponseTopics::default();
             t.name = TopicName(str_bytes(topic));

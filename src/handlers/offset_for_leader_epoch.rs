@@ -7,7 +7,10 @@ use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpoch
 
 use super::{HandlerError, RequestContext};
 
-pub async fn handle(ctx: &RequestContext, req: OffsetForLeaderEpochRequest) -> Result<Option<OffsetForLeaderEpochResponse>, HandlerError> {
+pub async fn handle(
+    ctx: &RequestContext,
+    req: OffsetForLeaderEpochRequest,
+) -> Result<Option<OffsetForLeaderEpochResponse>, HandlerError> {
     let mut resp = OffsetForLeaderEpochResponse::default();
     for topic in req.topics {
         let mut tr = OffsetForLeaderTopicResult::default();

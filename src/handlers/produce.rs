@@ -26,7 +26,7 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<
         for pd in topic.partition_data {
             let mut pr = PartitionProduceResponse::default();
             pr.index = pd.index;
-            let outcome = if !matches!(acks, -1 | 0 | 1) {
+            let outcome = if !matches!(acks, -1..=1) {
                 Err((ResponseError::InvalidRequiredAcks, None))
             } else if let Some(part) = resolved.and_then(|t| broker.replicas.get(&t.name, pd.index)) {
                 match &pd.records {
@@ -64,7 +64,11 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<
     if acks == 0 {
         // With acks=0 the client reads no response: Kafka closes the
         // connection on an error so that the producer notices.
-        let failed = resp.responses.iter().flat_map(|t| &t.partition_responses).any(|p| p.error_code != 0);
+        let failed = resp
+            .responses
+            .iter()
+            .flat_map(|t| &t.partition_responses)
+            .any(|p| p.error_code != 0);
         if failed {
             return Err(HandlerError("acks=0 produce failed".into()));
         }

@@ -13,7 +13,11 @@ pub async fn handle(ctx: &RequestContext, req: SyncGroupRequest) -> Result<Optio
         resp.error_code = ResponseError::InvalidGroupId.code();
         return Ok(Some(resp));
     }
-    let assignments = req.assignments.into_iter().map(|a| (a.member_id.to_string(), a.assignment)).collect();
+    let assignments = req
+        .assignments
+        .into_iter()
+        .map(|a| (a.member_id.to_string(), a.assignment))
+        .collect();
     let result = ctx
         .broker
         .groups

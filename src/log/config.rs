@@ -44,35 +44,125 @@ macro_rules! def {
 
 /// Kafka 4.x topic configs (TopicConfig / LogConfig), sorted by name.
 pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
-    def!("cleanup.policy", Kind::ChoiceList(&["delete", "compact"]), Some("log.cleanup.policy"), None),
-    def!("compression.gzip.level", Kind::Int, Some("compression.gzip.level"), None),
+    def!(
+        "cleanup.policy",
+        Kind::ChoiceList(&["delete", "compact"]),
+        Some("log.cleanup.policy"),
+        None
+    ),
+    def!(
+        "compression.gzip.level",
+        Kind::Int,
+        Some("compression.gzip.level"),
+        None
+    ),
     def!("compression.lz4.level", Kind::Int, Some("compression.lz4.level"), None),
-    def!("compression.type", Kind::Choice(COMPRESSION), Some("compression.type"), None),
-    def!("compression.zstd.level", Kind::Int, Some("compression.zstd.level"), None),
-    def!("delete.retention.ms", Kind::Long, Some("log.cleaner.delete.retention.ms"), Some(0)),
-    def!("file.delete.delay.ms", Kind::Long, Some("log.segment.delete.delay.ms"), Some(0)),
-    def!("flush.messages", Kind::Long, Some("log.flush.interval.messages"), Some(1)),
+    def!(
+        "compression.type",
+        Kind::Choice(COMPRESSION),
+        Some("compression.type"),
+        None
+    ),
+    def!(
+        "compression.zstd.level",
+        Kind::Int,
+        Some("compression.zstd.level"),
+        None
+    ),
+    def!(
+        "delete.retention.ms",
+        Kind::Long,
+        Some("log.cleaner.delete.retention.ms"),
+        Some(0)
+    ),
+    def!(
+        "file.delete.delay.ms",
+        Kind::Long,
+        Some("log.segment.delete.delay.ms"),
+        Some(0)
+    ),
+    def!(
+        "flush.messages",
+        Kind::Long,
+        Some("log.flush.interval.messages"),
+        Some(1)
+    ),
     def!("flush.ms", Kind::Long, Some("log.flush.interval.ms"), Some(0)),
-    def!("index.interval.bytes", Kind::Int, Some("log.index.interval.bytes"), Some(0)),
-    def!("local.retention.bytes", Kind::Long, Some("log.local.retention.bytes"), Some(-2)),
-    def!("local.retention.ms", Kind::Long, Some("log.local.retention.ms"), Some(-2)),
-    def!("max.compaction.lag.ms", Kind::Long, Some("log.cleaner.max.compaction.lag.ms"), Some(1)),
+    def!(
+        "index.interval.bytes",
+        Kind::Int,
+        Some("log.index.interval.bytes"),
+        Some(0)
+    ),
+    def!(
+        "local.retention.bytes",
+        Kind::Long,
+        Some("log.local.retention.bytes"),
+        Some(-2)
+    ),
+    def!(
+        "local.retention.ms",
+        Kind::Long,
+        Some("log.local.retention.ms"),
+        Some(-2)
+    ),
+    def!(
+        "max.compaction.lag.ms",
+        Kind::Long,
+        Some("log.cleaner.max.compaction.lag.ms"),
+        Some(1)
+    ),
     def!("max.message.bytes", Kind::Int, Some("message.max.bytes"), Some(0)),
-    def!("message.timestamp.after.max.ms", Kind::Long, Some("log.message.timestamp.after.max.ms"), Some(0)),
-    def!("message.timestamp.before.max.ms", Kind::Long, Some("log.message.timestamp.before.max.ms"), Some(0)),
-    def!("message.timestamp.type", Kind::Choice(&["CreateTime", "LogAppendTime"]), Some("log.message.timestamp.type"), None),
-    def!("min.cleanable.dirty.ratio", Kind::Double, Some("log.cleaner.min.cleanable.ratio"), Some(0)),
-    def!("min.compaction.lag.ms", Kind::Long, Some("log.cleaner.min.compaction.lag.ms"), Some(0)),
+    def!(
+        "message.timestamp.after.max.ms",
+        Kind::Long,
+        Some("log.message.timestamp.after.max.ms"),
+        Some(0)
+    ),
+    def!(
+        "message.timestamp.before.max.ms",
+        Kind::Long,
+        Some("log.message.timestamp.before.max.ms"),
+        Some(0)
+    ),
+    def!(
+        "message.timestamp.type",
+        Kind::Choice(&["CreateTime", "LogAppendTime"]),
+        Some("log.message.timestamp.type"),
+        None
+    ),
+    def!(
+        "min.cleanable.dirty.ratio",
+        Kind::Double,
+        Some("log.cleaner.min.cleanable.ratio"),
+        Some(0)
+    ),
+    def!(
+        "min.compaction.lag.ms",
+        Kind::Long,
+        Some("log.cleaner.min.compaction.lag.ms"),
+        Some(0)
+    ),
     def!("min.insync.replicas", Kind::Int, Some("min.insync.replicas"), Some(1)),
     def!("preallocate", Kind::Bool, Some("log.preallocate"), None),
     def!("remote.storage.enable", Kind::Bool, None, None),
     def!("retention.bytes", Kind::Long, Some("log.retention.bytes"), None),
     def!("retention.ms", Kind::Long, Some("log.retention.ms"), Some(-1)),
     def!("segment.bytes", Kind::Int, Some("log.segment.bytes"), Some(1024 * 1024)),
-    def!("segment.index.bytes", Kind::Int, Some("log.index.size.max.bytes"), Some(4)),
+    def!(
+        "segment.index.bytes",
+        Kind::Int,
+        Some("log.index.size.max.bytes"),
+        Some(4)
+    ),
     def!("segment.jitter.ms", Kind::Long, Some("log.roll.jitter.ms"), Some(0)),
     def!("segment.ms", Kind::Long, Some("log.roll.ms"), Some(1)),
-    def!("unclean.leader.election.enable", Kind::Bool, Some("unclean.leader.election.enable"), None),
+    def!(
+        "unclean.leader.election.enable",
+        Kind::Bool,
+        Some("unclean.leader.election.enable"),
+        None
+    ),
 ];
 
 pub fn definition(name: &str) -> Option<&'static TopicConfigDef> {
@@ -118,7 +208,8 @@ pub fn default_value(def: &TopicConfigDef, d: &LogDefaults) -> String {
 pub fn validate(name: &str, value: &str) -> Result<(), String> {
     let def = definition(name).ok_or_else(|| format!("Unknown topic config name: {name}"))?;
     let bad = |what: &str| format!("Invalid value {value} for configuration {name}: {what}");
-    let number = |v: &str| -> Result<i64, String> { v.trim().parse::<i64>().map_err(|_| bad("Not a number of type LONG")) };
+    let number =
+        |v: &str| -> Result<i64, String> { v.trim().parse::<i64>().map_err(|_| bad("Not a number of type LONG")) };
     match def.kind {
         Kind::Long => {
             let n = number(value)?;
@@ -128,7 +219,11 @@ pub fn validate(name: &str, value: &str) -> Result<(), String> {
             let n: i32 = value.trim().parse().map_err(|_| bad("Not a number of type INT"))?;
             check_min(def, n as i64).map_err(|m| bad(&m))
         }
-        Kind::Double => value.trim().parse::<f64>().map(|_| ()).map_err(|_| bad("Not a number of type DOUBLE")),
+        Kind::Double => value
+            .trim()
+            .parse::<f64>()
+            .map(|_| ())
+            .map_err(|_| bad("Not a number of type DOUBLE")),
         Kind::Bool => match value.trim().to_ascii_lowercase().as_str() {
             "true" | "false" => Ok(()),
             _ => Err(bad("Expected value to be either true or false")),
@@ -181,9 +276,10 @@ pub struct LogConfig {
 impl LogConfig {
     pub fn new(defaults: &LogDefaults, overrides: &BTreeMap<String, String>) -> Self {
         let get = |name: &str| -> String {
-            overrides.get(name).cloned().unwrap_or_else(|| {
-                definition(name).map(|d| default_value(d, defaults)).unwrap_or_default()
-            })
+            overrides
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| definition(name).map(|d| default_value(d, defaults)).unwrap_or_default())
         };
         let long = |name: &str, fallback: i64| get(name).trim().parse::<i64>().unwrap_or(fallback);
         let policy = get("cleanup.policy");
@@ -194,7 +290,8 @@ impl LogConfig {
             retention_bytes: long("retention.bytes", defaults.retention_bytes),
             index_interval_bytes: long("index.interval.bytes", 4096).clamp(0, u32::MAX as i64) as u32,
             segment_index_bytes: long("segment.index.bytes", 10 << 20).clamp(12, i32::MAX as i64) as u32,
-            max_message_bytes: long("max.message.bytes", defaults.max_message_bytes as i64).clamp(0, i32::MAX as i64) as i32,
+            max_message_bytes: long("max.message.bytes", defaults.max_message_bytes as i64).clamp(0, i32::MAX as i64)
+                as i32,
             log_append_time: get("message.timestamp.type") == "LogAppendTime",
             timestamp_after_max_ms: long("message.timestamp.after.max.ms", 3_600_000),
             timestamp_before_max_ms: long("message.timestamp.before.max.ms", i64::MAX),
@@ -216,7 +313,9 @@ mod tests {
         assert!(validate("retention.ms", "abc").unwrap_err().contains("retention.ms"));
         assert!(validate("cleanup.policy", "compact,delete").is_ok());
         assert!(validate("cleanup.policy", "sometimes").is_err());
-        assert!(validate("no.such.key", "1").unwrap_err().contains("Unknown topic config"));
+        assert!(validate("no.such.key", "1")
+            .unwrap_err()
+            .contains("Unknown topic config"));
         assert!(validate("segment.bytes", "10").is_err());
     }
 

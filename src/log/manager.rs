@@ -53,7 +53,13 @@ impl LogManager {
         least.join(name)
     }
 
-    pub fn open_log(&self, topic: &str, partition: i32, config: LogConfig, now_ms: i64) -> Result<PartitionLog, LogError> {
+    pub fn open_log(
+        &self,
+        topic: &str,
+        partition: i32,
+        config: LogConfig,
+        now_ms: i64,
+    ) -> Result<PartitionLog, LogError> {
         let dir = self.partition_dir(topic, partition);
         PartitionLog::open(&dir, config, now_ms, self.clean_start)
     }

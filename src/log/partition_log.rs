@@ -106,7 +106,13 @@ impl PartitionLog {
             log.segments.insert(base, seg);
         }
         if log.segments.is_empty() {
-            let seg = Segment::create(dir, 0, log.config.segment_index_bytes, log.config.index_interval_bytes, now_ms)?;
+            let seg = Segment::create(
+                dir,
+                0,
+                log.config.segment_index_bytes,
+                log.config.index_interval_bytes,
+                now_ms,
+            )?;
             log.segments.insert(0, seg);
         }
         let first_base = *log.segments.keys().next().expect("at least one segment");
@@ -132,11 +138,17 @@ impl PartitionLog {
     }
 
     fn active(&self) -> &Segment {
-        self.segments.values().next_back().expect("a log always has an active segment")
+        self.segments
+            .values()
+            .next_back()
+            .expect("a log always has an active segment")
     }
 
     fn active_mut(&mut self) -> &mut Segment {
-        self.segments.values_mut().next_back().expect("a log always has an active segment")
+        self.segments
+            .values_mut()
+            .next_back()
+            .expect("a log always has an active segment")
     }
 
     pub fn log_end_offset(&self) -> i64 {
@@ -195,10 +207,7 @@ impl PartitionLog {
             head[17..21].copy_from_slice(&crc.to_be_bytes());
         }
         let stored = BatchHeader::parse(&head)?;
-        let stored = BatchHeader {
-            base_offset,
-            ..stored
-        };
+        let stored = BatchHeader { base_offset, ..stored };
         self.active_mut().append(&stored, &head, &records[HEADER_SIZE..])?;
         self.producers.update(&stored);
         record_epoch(&mut self.epochs, leader_epoch, base_offset);
@@ -233,7 +242,10 @@ impl PartitionLog {
             return Ok(());
         }
         let full = active.size() + batch_size as u64 > config.segment_bytes;
-        let rolled_since = active.first_batch_timestamp.filter(|t| *t > 0).unwrap_or(active.created_ms);
+        let rolled_since = active
+            .first_batch_timestamp
+            .filter(|t| *t > 0)
+            .unwrap_or(active.created_ms);
         let old = now_ms - rolled_since > config.segment_ms;
         let offsets_overflow = next + last_delta as i64 - active.base_offset > u32::MAX as i64;
         if full || old || offsets_overflow || active.indexes_full() {
@@ -249,7 +261,13 @@ impl PartitionLog {
             return Ok(());
         }
         self.active_mut().seal()?;
-        let seg = Segment::create(&self.dir, next, self.config.segment_index_bytes, self.config.index_interval_bytes, now_ms)?;
+        let seg = Segment::create(
+            &self.dir,
+            next,
+            self.config.segment_index_bytes,
+            self.config.index_interval_bytes,
+            now_ms,
+        )?;
         tracing::debug!(dir = %self.dir.display(), base_offset = next, "rolled segment");
         self.segments.insert(next, seg);
         Ok(())
@@ -258,7 +276,13 @@ impl PartitionLog {
     /// Plans a read of up to `max_bytes` from `offset`, never past
     /// `max_offset` (the high watermark). With `min_one`, a first batch
     /// larger than `max_bytes` is still returned whole (KIP-74).
-    pub fn plan_read(&self, offset: i64, max_bytes: usize, max_offset: i64, min_one: bool) -> Result<Option<ReadPlan>, LogError> {
+    pub fn plan_read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        max_offset: i64,
+        min_one: bool,
+    ) -> Result<Option<ReadPlan>, LogError> {
         let leo = self.log_end_offset();
         if offset < self.log_start_offset || offset > leo {
             return Err(LogError::OffsetOutOfRange {
@@ -401,7 +425,11 @@ impl PartitionLog {
             }
             while self.segments.len() > 1 {
                 let seg = self.segments.values().next().expect("len > 1");
-                let newest = if seg.max_timestamp >= 0 { seg.max_timestamp } else { seg.created_ms };
+                let newest = if seg.max_timestamp >= 0 {
+                    seg.max_timestamp
+                } else {
+                    seg.created_ms
+                };
                 if now_ms - newest <= self.config.retention_ms {
                     break;
                 }
@@ -496,8 +524,8 @@ fn record_epoch(epochs: &mut Vec<(i32, i64)>, epoch: i32, offset: i64) {
 /// if needed, decompresses it. Only ListOffsets by timestamp needs this.
 fn record_timestamps(batch_bytes: &Bytes) -> Result<Vec<(i64, i64)>, LogError> {
     let mut buf = batch_bytes.clone();
-    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf)
-        .map_err(|e| LogError::Corrupt(e.to_string()))?;
+    let set =
+        kafka_protocol::records::RecordBatchDecoder::decode(&mut buf).map_err(|e| LogError::Corrupt(e.to_string()))?;
     Ok(set.records.iter().map(|r| (r.offset, r.timestamp)).collect())
 }
 
@@ -569,7 +597,10 @@ mod tests {
         log.set_config(c);
         assert!(log.enforce_retention(300).unwrap() > 0);
         assert!(log.log_start_offset() > 0);
-        assert!(matches!(log.plan_read(0, 100, 1000, true), Err(LogError::OffsetOutOfRange { .. })));
+        assert!(matches!(
+            log.plan_read(0, 100, 1000, true),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
         let start = log.delete_records_before(150, 160).unwrap();
         assert_eq!(start, 150);
     }

@@ -28,17 +28,9 @@ pub struct ProducerEntry {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SequenceError {
     #[error("producer {producer_id} epoch {epoch} is older than current epoch {current}")]
-    InvalidEpoch {
-        producer_id: i64,
-        epoch: i16,
-        current: i16,
-    },
+    InvalidEpoch { producer_id: i64, epoch: i16, current: i16 },
     #[error("out of order sequence for producer {producer_id}: expected {expected}, got {got}")]
-    OutOfOrder {
-        producer_id: i64,
-        expected: i32,
-        got: i32,
-    },
+    OutOfOrder { producer_id: i64, expected: i32, got: i32 },
 }
 
 /// What to do with an incoming batch.
@@ -183,17 +175,29 @@ mod tests {
         }
         // The next sequence is accepted, a gap is not.
         assert_eq!(s.check(&header(1, 0, 5, 1, 5)), Ok(Check::Append));
-        assert!(matches!(s.check(&header(1, 0, 7, 1, 5)), Err(SequenceError::OutOfOrder { expected: 5, .. })));
+        assert!(matches!(
+            s.check(&header(1, 0, 7, 1, 5)),
+            Err(SequenceError::OutOfOrder { expected: 5, .. })
+        ));
         // An older epoch is fenced; a newer one must start at sequence 0.
         s.update(&header(1, 0, 5, 1, 5));
         s.update(&header(1, 1, 0, 1, 6));
-        assert!(matches!(s.check(&header(1, 0, 6, 1, 7)), Err(SequenceError::InvalidEpoch { .. })));
-        assert!(matches!(s.check(&header(1, 2, 3, 1, 7)), Err(SequenceError::OutOfOrder { .. })));
+        assert!(matches!(
+            s.check(&header(1, 0, 6, 1, 7)),
+            Err(SequenceError::InvalidEpoch { .. })
+        ));
+        assert!(matches!(
+            s.check(&header(1, 2, 3, 1, 7)),
+            Err(SequenceError::OutOfOrder { .. })
+        ));
         // Only five batches are remembered.
         for i in 1..=6 {
             s.update(&header(1, 1, i, 1, 6 + i as i64));
         }
-        assert!(matches!(s.check(&header(1, 1, 0, 1, 0)), Err(SequenceError::OutOfOrder { .. })));
+        assert!(matches!(
+            s.check(&header(1, 1, 0, 1, 0)),
+            Err(SequenceError::OutOfOrder { .. })
+        ));
         s.truncate_head(1000);
         assert!(s.is_empty());
     }

@@ -45,11 +45,24 @@ pub struct ScannedBatch {
 }
 
 impl Segment {
-    pub fn create(dir: &Path, base_offset: i64, index_max_bytes: u32, index_interval_bytes: u32, now_ms: i64) -> io::Result<Self> {
+    pub fn create(
+        dir: &Path,
+        base_offset: i64,
+        index_max_bytes: u32,
+        index_interval_bytes: u32,
+        now_ms: i64,
+    ) -> io::Result<Self> {
         Self::open_files(dir, base_offset, index_max_bytes, index_interval_bytes, now_ms, true)
     }
 
-    fn open_files(dir: &Path, base_offset: i64, index_max_bytes: u32, index_interval_bytes: u32, now_ms: i64, create: bool) -> io::Result<Self> {
+    fn open_files(
+        dir: &Path,
+        base_offset: i64,
+        index_max_bytes: u32,
+        index_interval_bytes: u32,
+        now_ms: i64,
+        create: bool,
+    ) -> io::Result<Self> {
         let log_path = dir.join(file_name(base_offset, "log"));
         let log = OpenOptions::new()
             .read(true)
@@ -81,6 +94,7 @@ impl Segment {
     /// CRC checks when `verify` is set), a torn or corrupt tail is cut, and
     /// the indexes are rebuilt when `rebuild_indexes` is set or they disagree
     /// with the log. Calls `visit` for every good batch, in order.
+    #[allow(clippy::too_many_arguments)]
     pub fn recover(
         dir: &Path,
         base_offset: i64,
@@ -116,7 +130,7 @@ impl Segment {
             let mut it = BatchIter::new(&map, verify);
             let mut prev_next = base_offset;
             let mut valid = 0usize;
-            while let Some((pos, header)) = it.next() {
+            for (pos, header) in it.by_ref() {
                 if header.base_offset < prev_next && pos > 0 || header.last_offset() < header.base_offset {
                     tracing::warn!(segment = %seg.log_path.display(), position = pos, "offsets go backwards, cutting the log here");
                     break;
@@ -234,7 +248,11 @@ impl Segment {
     }
 
     /// First batch (from `start`) for which `stop` holds.
-    pub fn scan_from(&self, mut position: u64, mut stop: impl FnMut(&BatchHeader) -> bool) -> io::Result<Option<(u64, BatchHeader)>> {
+    pub fn scan_from(
+        &self,
+        mut position: u64,
+        mut stop: impl FnMut(&BatchHeader) -> bool,
+    ) -> io::Result<Option<(u64, BatchHeader)>> {
         let mut buf = [0u8; HEADER_SIZE];
         while position + HEADER_SIZE as u64 <= self.size {
             self.log.read_exact_at(&mut buf, position)?;

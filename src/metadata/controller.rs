@@ -36,9 +36,14 @@ pub fn validate_topic_name(name: &str) -> Result<(), ApiError> {
         return bad("Topic name cannot be \".\" or \"..\"".into());
     }
     if name.len() > 249 {
-        return bad(format!("Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"));
+        return bad(format!(
+            "Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"
+        ));
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
         return bad(format!(
             "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
         ));
@@ -86,7 +91,9 @@ pub fn create_topic(image: &ClusterImage, topic: &NewTopic, brokers: &[i32]) -> 
                 if replicas.is_empty() || replicas.iter().any(|r| !brokers.contains(r)) {
                     return Err(ApiError::new(
                         ResponseError::InvalidReplicaAssignment,
-                        format!("The manual partition assignment includes a broker that is not registered: {replicas:?}"),
+                        format!(
+                            "The manual partition assignment includes a broker that is not registered: {replicas:?}"
+                        ),
                     ));
                 }
             }
@@ -156,9 +163,17 @@ fn partition_record(topic_id: Uuid, partition: i32, replicas: Vec<i32>) -> Metad
 }
 
 /// CreatePartitions: grows a topic to `count` partitions.
-pub fn create_partitions(image: &ClusterImage, name: &str, count: i32, brokers: &[i32]) -> Result<Vec<MetadataRecord>, ApiError> {
+pub fn create_partitions(
+    image: &ClusterImage,
+    name: &str,
+    count: i32,
+    brokers: &[i32],
+) -> Result<Vec<MetadataRecord>, ApiError> {
     let topic = image.topics.get(name).ok_or_else(|| {
-        ApiError::new(ResponseError::UnknownTopicOrPartition, format!("The topic '{name}' does not exist."))
+        ApiError::new(
+            ResponseError::UnknownTopicOrPartition,
+            format!("The topic '{name}' does not exist."),
+        )
     })?;
     let current = topic.partitions.len() as i32;
     if count < current {
@@ -173,7 +188,12 @@ pub fn create_partitions(image: &ClusterImage, name: &str, count: i32, brokers: 
             format!("Topic already has {current} partition(s)."),
         ));
     }
-    let rf = topic.partitions.values().next().map_or(1, |p| p.replicas.len()).min(brokers.len());
+    let rf = topic
+        .partitions
+        .values()
+        .next()
+        .map_or(1, |p| p.replicas.len())
+        .min(brokers.len());
     Ok((current..count)
         .map(|p| {
             let replicas = (0..rf).map(|i| brokers[(p as usize + i) % brokers.len()]).collect();
@@ -184,7 +204,10 @@ pub fn create_partitions(image: &ClusterImage, name: &str, count: i32, brokers: 
 
 pub fn delete_topic(image: &ClusterImage, name: &str) -> Result<Vec<MetadataRecord>, ApiError> {
     let topic = image.topics.get(name).ok_or_else(|| {
-        ApiError::new(ResponseError::UnknownTopicOrPartition, "This server does not host this topic-partition.")
+        ApiError::new(
+            ResponseError::UnknownTopicOrPartition,
+            "This server does not host this topic-partition.",
+        )
     })?;
     Ok(vec![MetadataRecord::RemoveTopic { topic_id: topic.id }])
 }
@@ -205,7 +228,9 @@ pub fn alter_topic_configs(
     for (k, v) in changes {
         match v {
             Some(value) => topic_config::validate(k, value),
-            None => topic_config::definition(k).map(|_| ()).ok_or_else(|| format!("Unknown topic config name: {k}")),
+            None => topic_config::definition(k)
+                .map(|_| ())
+                .ok_or_else(|| format!("Unknown topic config name: {k}")),
         }
         .map_err(|m| ApiError::new(ResponseError::InvalidConfig, m))?;
         records.push(MetadataRecord::Config {
@@ -249,8 +274,14 @@ mod tests {
         let mut bad_config = new_topic("x", 1, 1);
         bad_config.configs.insert("retention.ms".into(), "never".into());
         assert_eq!(err(bad_config), ResponseError::InvalidConfig);
-        assert_eq!(create_partitions(&image, "orders", 2, &[1]).unwrap_err().code, ResponseError::InvalidPartitions);
+        assert_eq!(
+            create_partitions(&image, "orders", 2, &[1]).unwrap_err().code,
+            ResponseError::InvalidPartitions
+        );
         assert_eq!(create_partitions(&image, "orders", 5, &[1]).unwrap().len(), 2);
-        assert_eq!(delete_topic(&image, "nope").unwrap_err().code, ResponseError::UnknownTopicOrPartition);
+        assert_eq!(
+            delete_topic(&image, "nope").unwrap_err().code,
+            ResponseError::UnknownTopicOrPartition
+        );
     }
 }

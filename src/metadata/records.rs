@@ -106,7 +106,9 @@ impl Reader<'_> {
     }
     fn bytes(&mut self, n: usize) -> Result<String, DecodeError> {
         self.need(n)?;
-        let s = std::str::from_utf8(&self.0[..n]).map_err(|_| DecodeError("invalid utf-8"))?.to_string();
+        let s = std::str::from_utf8(&self.0[..n])
+            .map_err(|_| DecodeError("invalid utf-8"))?
+            .to_string();
         self.0.advance(n);
         Ok(s)
     }

@@ -49,7 +49,14 @@ pub enum PartitionError {
 }
 
 impl Partition {
-    pub fn new(topic: String, index: i32, topic_id: Uuid, mut log: PartitionLog, leader_epoch: i32, isr_size: usize) -> Self {
+    pub fn new(
+        topic: String,
+        index: i32,
+        topic_id: Uuid,
+        mut log: PartitionLog,
+        leader_epoch: i32,
+        isr_size: usize,
+    ) -> Self {
         log.assign_leader_epoch(leader_epoch);
         Partition {
             topic,
@@ -95,7 +102,13 @@ impl Partition {
 
     /// Plans a read below the high watermark; registers `waiter` to be woken
     /// by the next append when `waiter` is given.
-    pub fn fetch(&self, offset: i64, max_bytes: usize, min_one: bool, waiter: Option<&Arc<Notify>>) -> Result<FetchSnapshot, LogError> {
+    pub fn fetch(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        waiter: Option<&Arc<Notify>>,
+    ) -> Result<FetchSnapshot, LogError> {
         let mut s = self.lock();
         let hw = s.log.log_end_offset();
         let plan = s.log.plan_read(offset, max_bytes, hw, min_one)?;

@@ -126,7 +126,10 @@ impl ReplicaManager {
             if path.file_name().is_some_and(|n| n == METADATA_DIR) {
                 continue;
             }
-            let owned = image.topics.get(&topic).is_some_and(|t| t.partitions.contains_key(&partition));
+            let owned = image
+                .topics
+                .get(&topic)
+                .is_some_and(|t| t.partitions.contains_key(&partition));
             if !owned {
                 tracing::info!(dir = %path.display(), "removing partition directory of a deleted topic");
                 if let Err(e) = self.logs.delete_partition_dir(&path) {

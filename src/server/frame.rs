@@ -63,7 +63,10 @@ mod tests {
         let mut big: &[u8] = &[0, 0, 1, 0];
         assert!(matches!(read_frame(&mut big, 100).await, Err(FrameError::Size { .. })));
         let mut negative: &[u8] = &[0xff, 0xff, 0xff, 0xff];
-        assert!(matches!(read_frame(&mut negative, 100).await, Err(FrameError::Size { .. })));
+        assert!(matches!(
+            read_frame(&mut negative, 100).await,
+            Err(FrameError::Size { .. })
+        ));
         let mut short: &[u8] = &[0, 0, 0, 20, 1, 2];
         assert!(matches!(read_frame(&mut short, 100).await, Err(FrameError::Truncated)));
         let mut empty: &[u8] = &[];

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 use tokio::sync::oneshot;
 
 use super::records::{self, GroupMetadataValue, MemberValue, RecordKey};
@@ -54,7 +56,8 @@ const CHECKPOINT_BATCH_RECORDS: usize = 1_000;
 
 /// Java's `String.hashCode`, which Kafka uses to place a group.
 fn java_hash(s: &str) -> i32 {
-    s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
 }
 
 type GroupSnapshot = Option<(String, GroupMetadataValue)>;
@@ -96,7 +99,8 @@ impl GroupCoordinator {
         let before = (g.state, g.generation_id);
         let r = f(&mut g);
         let after = (g.state, g.generation_id);
-        let snapshot = (before != after && matches!(g.state, GroupState::Stable | GroupState::Empty)).then(|| (g.group_id.clone(), metadata_value(&g)));
+        let snapshot = (before != after && matches!(g.state, GroupState::Stable | GroupState::Empty))
+            .then(|| (g.group_id.clone(), metadata_value(&g)));
         Some((r, snapshot))
     }
 
@@ -124,8 +128,16 @@ impl GroupCoordinator {
         self.append_to(writer, self.partition_for(group), kvs)
     }
 
-    fn append_to(&self, writer: &mut u64, partition: i32, kvs: Vec<(Bytes, Option<Bytes>)>) -> Result<i64, ResponseError> {
-        let part = self.replicas.get(OFFSETS_TOPIC, partition).ok_or(ResponseError::CoordinatorNotAvailable)?;
+    fn append_to(
+        &self,
+        writer: &mut u64,
+        partition: i32,
+        kvs: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<i64, ResponseError> {
+        let part = self
+            .replicas
+            .get(OFFSETS_TOPIC, partition)
+            .ok_or(ResponseError::CoordinatorNotAvailable)?;
         let now = now_ms();
         let count = kvs.len() as u64;
         let recs: Vec<Record> = kvs
@@ -150,8 +162,15 @@ impl GroupCoordinator {
             })
             .collect();
         let mut buf = bytes::BytesMut::new();
-        RecordBatchEncoder::encode(&mut buf, &recs, &RecordEncodeOptions { version: 2, compression: Compression::None })
-            .map_err(|_| ResponseError::UnknownServerError)?;
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &recs,
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .map_err(|_| ResponseError::UnknownServerError)?;
         let info = part.append(&buf.freeze(), -1, now).map_err(|e| {
             tracing::warn!(partition, error = %e, "write to __consumer_offsets failed");
             ResponseError::CoordinatorNotAvailable
@@ -190,10 +209,18 @@ impl GroupCoordinator {
                 live.push((key.encode(), Some(records::encode_offset_value(o))));
             }
             if g.protocol_type.is_some() {
-                live.push((RecordKey::Group { group: g.group_id.clone() }.encode(), Some(records::encode_group_value(&metadata_value(&g)))));
+                live.push((
+                    RecordKey::Group {
+                        group: g.group_id.clone(),
+                    }
+                    .encode(),
+                    Some(records::encode_group_value(&metadata_value(&g))),
+                ));
             }
         }
-        let Some(part) = self.replicas.get(OFFSETS_TOPIC, partition) else { return };
+        let Some(part) = self.replicas.get(OFFSETS_TOPIC, partition) else {
+            return;
+        };
         let mut start = part.offsets().log_end_offset;
         let mut first = true;
         let mut chunks = live.into_iter().peekable();
@@ -236,7 +263,10 @@ impl GroupCoordinator {
     fn fire(self: &Arc<Self>, group_id: &str, timer: Timer) {
         let config = self.config.group.clone();
         let outcome = self.with_group(group_id, false, |g| match &timer {
-            Timer::Rebalance { rebalance_epoch, deadline_ms } => g.on_rebalance_timer(*rebalance_epoch, *deadline_ms, now_ms()),
+            Timer::Rebalance {
+                rebalance_epoch,
+                deadline_ms,
+            } => g.on_rebalance_timer(*rebalance_epoch, *deadline_ms, now_ms()),
             Timer::Session {
                 member_id,
                 heartbeat_epoch,
@@ -278,8 +308,19 @@ impl GroupCoordinator {
     ) -> SyncResult {
         let (tx, rx) = oneshot::channel();
         let outcome = self.with_group(group_id, false, |g| {
-            let session_ms = g.member(member_id).map_or(0, |m| m.session_timeout_ms.max(m.rebalance_timeout_ms));
-            let (timers, _) = g.sync(member_id, instance_id, generation_id, protocol_type, protocol_name, assignments, tx, now_ms());
+            let session_ms = g
+                .member(member_id)
+                .map_or(0, |m| m.session_timeout_ms.max(m.rebalance_timeout_ms));
+            let (timers, _) = g.sync(
+                member_id,
+                instance_id,
+                generation_id,
+                protocol_type,
+                protocol_name,
+                assignments,
+                tx,
+                now_ms(),
+            );
             (timers, session_ms)
         });
         let Some(((timers, wait_ms), snapshot)) = outcome else {
@@ -303,8 +344,16 @@ impl GroupCoordinator {
         }
     }
 
-    pub fn heartbeat(self: &Arc<Self>, group_id: &str, member_id: &str, instance_id: Option<&str>, generation_id: i32) -> Option<ResponseError> {
-        let Some(((error, timer), _)) = self.with_group(group_id, false, |g| g.heartbeat(member_id, instance_id, generation_id, now_ms())) else {
+    pub fn heartbeat(
+        self: &Arc<Self>,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+    ) -> Option<ResponseError> {
+        let Some(((error, timer), _)) = self.with_group(group_id, false, |g| {
+            g.heartbeat(member_id, instance_id, generation_id, now_ms())
+        }) else {
             return Some(ResponseError::UnknownMemberId);
         };
         self.schedule(group_id, timer.into_iter().collect());
@@ -312,7 +361,11 @@ impl GroupCoordinator {
     }
 
     /// LeaveGroup for a batch of members; one result per member.
-    pub fn leave(self: &Arc<Self>, group_id: &str, members: &[(String, Option<String>)]) -> Result<Vec<Option<ResponseError>>, ResponseError> {
+    pub fn leave(
+        self: &Arc<Self>,
+        group_id: &str,
+        members: &[(String, Option<String>)],
+    ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
         let config = self.config.group.clone();
         let outcome = self.with_group(group_id, false, |g| {
             let mut timers = Vec::new();
@@ -345,7 +398,9 @@ impl GroupCoordinator {
     ) -> Result<(), ResponseError> {
         let simple = generation_id < 0 && member_id.is_empty();
         let (check, _) = self
-            .with_group(group_id, simple, |g| g.check_commit(member_id, instance_id, generation_id, now_ms()))
+            .with_group(group_id, simple, |g| {
+                g.check_commit(member_id, instance_id, generation_id, now_ms())
+            })
             .ok_or(ResponseError::IllegalGeneration)?;
         let timer = check?;
         self.schedule(group_id, timer.into_iter().collect());
@@ -377,7 +432,11 @@ impl GroupCoordinator {
     }
 
     /// Committed offsets of a group: all of them, or those asked for.
-    pub fn fetch_offsets(&self, group_id: &str, wanted: Option<Vec<(String, Vec<i32>)>>) -> Vec<(String, i32, Option<CommittedOffset>)> {
+    pub fn fetch_offsets(
+        &self,
+        group_id: &str,
+        wanted: Option<Vec<(String, Vec<i32>)>>,
+    ) -> Vec<(String, i32, Option<CommittedOffset>)> {
         let Some(g) = self.group(group_id, false) else {
             return wanted
                 .unwrap_or_default()
@@ -387,7 +446,11 @@ impl GroupCoordinator {
         };
         let g = g.lock().expect("group lock is never poisoned");
         match wanted {
-            None => g.offsets.iter().map(|((t, p), o)| (t.clone(), *p, Some(o.clone()))).collect(),
+            None => g
+                .offsets
+                .iter()
+                .map(|((t, p), o)| (t.clone(), *p, Some(o.clone())))
+                .collect(),
             Some(w) => w
                 .into_iter()
                 .flat_map(|(t, ps)| ps.into_iter().map(move |p| (t.clone(), p)))
@@ -417,7 +480,11 @@ impl GroupCoordinator {
                         m.group_instance_id.clone(),
                         m.client_id.clone(),
                         m.client_host.clone(),
-                        if stable { m.metadata_for(&protocol) } else { Bytes::new() },
+                        if stable {
+                            m.metadata_for(&protocol)
+                        } else {
+                            Bytes::new()
+                        },
                         if stable { m.assignment.clone() } else { Bytes::new() },
                     )
                 })
@@ -427,7 +494,13 @@ impl GroupCoordinator {
 
     /// (group id, protocol type, state) of every live group.
     pub fn list(&self) -> Vec<(String, String, GroupState)> {
-        let groups: Vec<Arc<Mutex<Group>>> = self.groups.lock().expect("group map lock is never poisoned").values().cloned().collect();
+        let groups: Vec<Arc<Mutex<Group>>> = self
+            .groups
+            .lock()
+            .expect("group map lock is never poisoned")
+            .values()
+            .cloned()
+            .collect();
         let mut out: Vec<_> = groups
             .iter()
             .map(|g| {
@@ -460,25 +533,42 @@ impl GroupCoordinator {
                 };
                 tombstones.push((key.encode(), None));
             }
-            tombstones.push((RecordKey::Group { group: group_id.to_string() }.encode(), None));
+            tombstones.push((
+                RecordKey::Group {
+                    group: group_id.to_string(),
+                }
+                .encode(),
+                None,
+            ));
             self.append(&mut writer, group_id, tombstones)?;
             g.offsets.clear();
             g.mark_dead(now_ms());
         }
-        self.groups.lock().expect("group map lock is never poisoned").remove(group_id);
+        self.groups
+            .lock()
+            .expect("group map lock is never poisoned")
+            .remove(group_id);
         Ok(())
     }
 
     /// OffsetDelete: drops committed offsets of topics the group does not
     /// subscribe to. Returns a per-partition result.
-    pub fn delete_offsets(&self, group_id: &str, partitions: &[(String, i32)]) -> Result<Vec<Option<ResponseError>>, ResponseError> {
+    pub fn delete_offsets(
+        &self,
+        group_id: &str,
+        partitions: &[(String, i32)],
+    ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
         let mut writer = self.writer(group_id);
         let g = self.group(group_id, false).ok_or(ResponseError::GroupIdNotFound)?;
         let mut g = g.lock().expect("group lock is never poisoned");
         if g.state == GroupState::Dead {
             return Err(ResponseError::GroupIdNotFound);
         }
-        let subscribed = if g.state == GroupState::Empty { Default::default() } else { g.subscribed_topics() };
+        let subscribed = if g.state == GroupState::Empty {
+            Default::default()
+        } else {
+            g.subscribed_topics()
+        };
         let mut results = Vec::new();
         let mut tombstones = Vec::new();
         for (topic, partition) in partitions {
@@ -510,7 +600,13 @@ impl GroupCoordinator {
     /// offsets.retention.minutes: offsets of groups that have been Empty
     /// longer than the retention, and not committed within it, expire.
     pub fn expire_offsets(&self, now: i64) {
-        let groups: Vec<Arc<Mutex<Group>>> = self.groups.lock().expect("group map lock is never poisoned").values().cloned().collect();
+        let groups: Vec<Arc<Mutex<Group>>> = self
+            .groups
+            .lock()
+            .expect("group map lock is never poisoned")
+            .values()
+            .cloned()
+            .collect();
         for g in groups {
             let group_id = g.lock().expect("group lock is never poisoned").group_id.clone();
             let mut writer = self.writer(&group_id);
@@ -552,7 +648,9 @@ impl GroupCoordinator {
     pub fn load(&self) {
         let mut loaded = 0usize;
         for partition in 0..self.config.num_partitions {
-            let Some(part) = self.replicas.get(OFFSETS_TOPIC, partition) else { continue };
+            let Some(part) = self.replicas.get(OFFSETS_TOPIC, partition) else {
+                continue;
+            };
             let mut offset = part.offsets().log_start_offset;
             loop {
                 let snap = match part.fetch(offset, 1 << 20, true, None) {
@@ -566,7 +664,9 @@ impl GroupCoordinator {
                 let Ok(mut data) = plan.read() else { break };
                 let before = offset;
                 while data.len() >= crate::log::batch::HEADER_SIZE {
-                    let Ok(h) = crate::log::batch::BatchHeader::parse(&data) else { break };
+                    let Ok(h) = crate::log::batch::BatchHeader::parse(&data) else {
+                        break;
+                    };
                     if h.total_size() > data.len() {
                         break;
                     }
@@ -581,7 +681,9 @@ impl GroupCoordinator {
                                 self.apply_loaded(k, r.value);
                                 loaded += 1;
                                 // A long replay is checkpointed at the next write.
-                                *self.writers[partition as usize].lock().expect("writer lock is never poisoned") += 1;
+                                *self.writers[partition as usize]
+                                    .lock()
+                                    .expect("writer lock is never poisoned") += 1;
                             }
                         }
                     }
@@ -592,13 +694,21 @@ impl GroupCoordinator {
             }
         }
         if loaded > 0 {
-            tracing::info!(records = loaded, groups = self.groups.lock().expect("lock").len(), "loaded consumer groups");
+            tracing::info!(
+                records = loaded,
+                groups = self.groups.lock().expect("lock").len(),
+                "loaded consumer groups"
+            );
         }
     }
 
     fn apply_loaded(&self, key: RecordKey, value: Option<Bytes>) {
         match key {
-            RecordKey::Offset { group, topic, partition } => {
+            RecordKey::Offset {
+                group,
+                topic,
+                partition,
+            } => {
                 let g = self.group(&group, true).expect("created");
                 let mut g = g.lock().expect("group lock is never poisoned");
                 match value.as_deref().and_then(records::decode_offset_value) {
@@ -621,7 +731,10 @@ impl GroupCoordinator {
                     g.protocol_type = Some(v.protocol_type);
                 }
                 None => {
-                    self.groups.lock().expect("group map lock is never poisoned").remove(&group);
+                    self.groups
+                        .lock()
+                        .expect("group map lock is never poisoned")
+                        .remove(&group);
                 }
             },
         }

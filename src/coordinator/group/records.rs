@@ -9,8 +9,14 @@ use super::state::CommittedOffset;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordKey {
-    Offset { group: String, topic: String, partition: i32 },
-    Group { group: String },
+    Offset {
+        group: String,
+        topic: String,
+        partition: i32,
+    },
+    Group {
+        group: String,
+    },
 }
 
 /// The parts of a group's metadata fjord persists and restores.
@@ -57,7 +63,11 @@ impl RecordKey {
     pub fn encode(&self) -> Bytes {
         let mut b = BytesMut::new();
         match self {
-            RecordKey::Offset { group, topic, partition } => {
+            RecordKey::Offset {
+                group,
+                topic,
+                partition,
+            } => {
                 b.put_i16(1);
                 put_str(&mut b, group);
                 put_str(&mut b, topic);
@@ -79,7 +89,9 @@ impl RecordKey {
                 topic: get_str(&mut buf)?,
                 partition: get_i32(&mut buf)?,
             }),
-            2 => Some(RecordKey::Group { group: get_str(&mut buf)? }),
+            2 => Some(RecordKey::Group {
+                group: get_str(&mut buf)?,
+            }),
             _ => None,
         }
     }

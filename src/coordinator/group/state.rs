@@ -210,7 +210,10 @@ impl Group {
     }
 
     fn seq_of(&self, member_id: &str) -> Option<u64> {
-        self.members.iter().find(|(_, m)| m.member_id == member_id).map(|(s, _)| *s)
+        self.members
+            .iter()
+            .find(|(_, m)| m.member_id == member_id)
+            .map(|(s, _)| *s)
     }
 
     pub fn member(&self, member_id: &str) -> Option<&Member> {
@@ -222,7 +225,9 @@ impl Group {
     }
 
     fn static_member(&self, instance_id: &str) -> Option<&Member> {
-        self.members.values().find(|m| m.group_instance_id.as_deref() == Some(instance_id))
+        self.members
+            .values()
+            .find(|m| m.group_instance_id.as_deref() == Some(instance_id))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -248,14 +253,23 @@ impl Group {
                 *votes.entry(n.as_str()).or_default() += 1;
             }
         }
-        candidates.iter().max_by_key(|c| (votes.get(c.as_str()).copied().unwrap_or(0), std::cmp::Reverse(candidates.iter().position(|x| x == *c)))).cloned()
+        candidates
+            .iter()
+            .max_by_key(|c| {
+                (
+                    votes.get(c.as_str()).copied().unwrap_or(0),
+                    std::cmp::Reverse(candidates.iter().position(|x| x == *c)),
+                )
+            })
+            .cloned()
     }
 
     fn supports(&self, req: &JoinRequest) -> bool {
         if self.members.is_empty() {
             return !req.protocol_type.is_empty() && !req.protocols.is_empty();
         }
-        self.protocol_type.as_deref() == Some(req.protocol_type.as_str()) && !self.candidate_protocols(&req.protocols).is_empty()
+        self.protocol_type.as_deref() == Some(req.protocol_type.as_str())
+            && !self.candidate_protocols(&req.protocols).is_empty()
     }
 
     fn new_member_id(client_id: &str) -> String {
@@ -275,7 +289,9 @@ impl Group {
         let fail = |reply: oneshot::Sender<JoinResult>, e: ResponseError, id: &str| {
             let _ = reply.send(JoinResult::error(e, id));
         };
-        if req.session_timeout_ms < config.min_session_timeout_ms || req.session_timeout_ms > config.max_session_timeout_ms {
+        if req.session_timeout_ms < config.min_session_timeout_ms
+            || req.session_timeout_ms > config.max_session_timeout_ms
+        {
             fail(reply, ResponseError::InvalidSessionTimeout, &req.member_id);
             return timers;
         }
@@ -336,7 +352,9 @@ impl Group {
         let unchanged = member.protocols == req.protocols;
         let is_leader = self.leader_id.as_deref() == Some(req.member_id.as_str());
         match self.state {
-            GroupState::CompletingRebalance | GroupState::Stable if unchanged && !(is_leader && self.state == GroupState::Stable) => {
+            GroupState::CompletingRebalance | GroupState::Stable
+                if unchanged && !(is_leader && self.state == GroupState::Stable) =>
+            {
                 // The member lost our answer, or a follower rejoins without
                 // changes: repeat the current generation.
                 let result = self.join_result_for(&req.member_id);
@@ -408,7 +426,14 @@ impl Group {
         timers
     }
 
-    fn add_member(&mut self, member_id: String, req: JoinRequest, reply: oneshot::Sender<JoinResult>, now_ms: i64, timers: &mut Vec<Timer>) {
+    fn add_member(
+        &mut self,
+        member_id: String,
+        req: JoinRequest,
+        reply: oneshot::Sender<JoinResult>,
+        now_ms: i64,
+        timers: &mut Vec<Timer>,
+    ) {
         if self.members.is_empty() {
             self.protocol_type = Some(req.protocol_type.clone());
         }
@@ -460,7 +485,12 @@ impl Group {
         let was_empty = self.state == GroupState::Empty;
         self.transition(GroupState::PreparingRebalance, now_ms);
         self.rebalance_epoch += 1;
-        let timeout = self.members.values().map(|m| m.rebalance_timeout_ms as i64).max().unwrap_or(0);
+        let timeout = self
+            .members
+            .values()
+            .map(|m| m.rebalance_timeout_ms as i64)
+            .max()
+            .unwrap_or(0);
         let mut timers = vec![Timer::Rebalance {
             deadline_ms: now_ms + timeout,
             rebalance_epoch: self.rebalance_epoch,
@@ -503,7 +533,12 @@ impl Group {
             return self.try_complete_join(now_ms);
         }
         // The rebalance timed out: members that did not rejoin are out.
-        let gone: Vec<u64> = self.members.iter().filter(|(_, m)| m.awaiting_join.is_none()).map(|(s, _)| *s).collect();
+        let gone: Vec<u64> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.awaiting_join.is_none())
+            .map(|(s, _)| *s)
+            .collect();
         for s in gone {
             self.members.remove(&s);
         }
@@ -521,7 +556,7 @@ impl Group {
             return Vec::new();
         }
         self.protocol_name = self.select_protocol();
-        if !self.leader_id.as_ref().is_some_and(|l| self.member(l).is_some()) {
+        if self.leader_id.as_ref().is_none_or(|l| self.member(l).is_none()) {
             self.leader_id = self.members.values().next().map(|m| m.member_id.clone());
         }
         self.transition(GroupState::CompletingRebalance, now_ms);
@@ -546,7 +581,13 @@ impl Group {
         let members = if leader == member_id {
             self.members
                 .values()
-                .map(|m| (m.member_id.clone(), m.group_instance_id.clone(), m.metadata_for(&protocol)))
+                .map(|m| {
+                    (
+                        m.member_id.clone(),
+                        m.group_instance_id.clone(),
+                        m.metadata_for(&protocol),
+                    )
+                })
                 .collect()
         } else {
             Vec::new()
@@ -563,7 +604,12 @@ impl Group {
     }
 
     /// Checks the identity fields common to Sync, Heartbeat and OffsetCommit.
-    fn check_member(&self, member_id: &str, instance_id: Option<&str>, generation_id: i32) -> Result<(), ResponseError> {
+    fn check_member(
+        &self,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+    ) -> Result<(), ResponseError> {
         let Some(m) = self.member(member_id) else {
             if let Some(i) = instance_id {
                 if self.static_member(i).is_some() {
@@ -586,6 +632,7 @@ impl Group {
     /// SyncGroup. The leader's call carries the assignment; every call is
     /// answered once it is known. Returns timers and whether the group
     /// became Stable (its metadata should then be persisted).
+    #[allow(clippy::too_many_arguments)] // SyncGroup's fields, one per argument
     pub fn sync(
         &mut self,
         member_id: &str,
@@ -659,7 +706,13 @@ impl Group {
 
     /// Heartbeat: keeps the session alive and tells the member whether a
     /// rebalance is under way.
-    pub fn heartbeat(&mut self, member_id: &str, instance_id: Option<&str>, generation_id: i32, now_ms: i64) -> (Option<ResponseError>, Option<Timer>) {
+    pub fn heartbeat(
+        &mut self,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+        now_ms: i64,
+    ) -> (Option<ResponseError>, Option<Timer>) {
         match self.state {
             GroupState::Dead => return (Some(ResponseError::CoordinatorNotAvailable), None),
             GroupState::Empty => return (Some(ResponseError::UnknownMemberId), None),
@@ -681,7 +734,13 @@ impl Group {
     }
 
     /// A member's session timer fired; expires it unless it heartbeated since.
-    pub fn on_session_timer(&mut self, member_id: &str, heartbeat_epoch: u64, config: &GroupConfig, now_ms: i64) -> Vec<Timer> {
+    pub fn on_session_timer(
+        &mut self,
+        member_id: &str,
+        heartbeat_epoch: u64,
+        config: &GroupConfig,
+        now_ms: i64,
+    ) -> Vec<Timer> {
         match self.member(member_id) {
             Some(m) if m.heartbeat_epoch == heartbeat_epoch && m.awaiting_join.is_none() => {}
             _ => return Vec::new(),
@@ -692,7 +751,13 @@ impl Group {
 
     /// LeaveGroup for one member (by member id, or by instance id for
     /// static members, KIP-345).
-    pub fn leave(&mut self, member_id: &str, instance_id: Option<&str>, config: &GroupConfig, now_ms: i64) -> (Option<ResponseError>, Vec<Timer>) {
+    pub fn leave(
+        &mut self,
+        member_id: &str,
+        instance_id: Option<&str>,
+        config: &GroupConfig,
+        now_ms: i64,
+    ) -> (Option<ResponseError>, Vec<Timer>) {
         if self.state == GroupState::Dead {
             return (Some(ResponseError::CoordinatorNotAvailable), Vec::new());
         }
@@ -716,7 +781,9 @@ impl Group {
     }
 
     fn remove_member(&mut self, member_id: &str, config: &GroupConfig, now_ms: i64) -> Vec<Timer> {
-        let Some(seq) = self.seq_of(member_id) else { return Vec::new() };
+        let Some(seq) = self.seq_of(member_id) else {
+            return Vec::new();
+        };
         let m = self.members.remove(&seq).expect("present");
         if let Some(tx) = m.awaiting_join {
             let _ = tx.send(JoinResult::error(ResponseError::UnknownMemberId, member_id));
@@ -740,7 +807,13 @@ impl Group {
 
     /// OffsetCommit's membership check: simple (generation -1) commits need
     /// an Empty group; member commits need the current generation.
-    pub fn check_commit(&mut self, member_id: &str, instance_id: Option<&str>, generation_id: i32, now_ms: i64) -> Result<Option<Timer>, ResponseError> {
+    pub fn check_commit(
+        &mut self,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+        now_ms: i64,
+    ) -> Result<Option<Timer>, ResponseError> {
         if self.state == GroupState::Dead {
             return Err(ResponseError::CoordinatorNotAvailable);
         }

@@ -18,7 +18,10 @@ fn req(member_id: &str, instance: Option<&str>, protocols: &[&str]) -> JoinReque
         session_timeout_ms: 10_000,
         rebalance_timeout_ms: 30_000,
         protocol_type: "consumer".into(),
-        protocols: protocols.iter().map(|p| (p.to_string(), Bytes::from(p.to_string()))).collect(),
+        protocols: protocols
+            .iter()
+            .map(|p| (p.to_string(), Bytes::from(p.to_string())))
+            .collect(),
         require_known_member_id: false,
     }
 }
@@ -29,7 +32,12 @@ fn join(g: &mut Group, r: JoinRequest, now: i64) -> (oneshot::Receiver<JoinResul
     (rx, timers)
 }
 
-fn sync(g: &mut Group, member: &str, gen: i32, assignments: Vec<(String, Bytes)>) -> (oneshot::Receiver<SyncResult>, bool) {
+fn sync(
+    g: &mut Group,
+    member: &str,
+    gen: i32,
+    assignments: Vec<(String, Bytes)>,
+) -> (oneshot::Receiver<SyncResult>, bool) {
     let (tx, rx) = oneshot::channel();
     let (_, stable) = g.sync(member, None, gen, Some("consumer"), None, assignments, tx, 0);
     (rx, stable)
@@ -45,7 +53,12 @@ fn stable_group_of_one() -> (Group, String) {
     assert_eq!(r.generation_id, 1);
     assert_eq!(r.leader, r.member_id);
     assert_eq!(g.state, GroupState::CompletingRebalance);
-    let (mut srx, stable) = sync(&mut g, &r.member_id, 1, vec![(r.member_id.clone(), Bytes::from_static(b"a"))]);
+    let (mut srx, stable) = sync(
+        &mut g,
+        &r.member_id,
+        1,
+        vec![(r.member_id.clone(), Bytes::from_static(b"a"))],
+    );
     assert!(stable);
     assert_eq!(g.state, GroupState::Stable);
     assert_eq!(srx.try_recv().unwrap().assignment, Bytes::from_static(b"a"));
@@ -90,7 +103,15 @@ fn second_member_triggers_rebalance_and_leader_gets_metadata() {
     // Follower syncs first and waits for the leader's assignment.
     let (mut fb, _) = sync(&mut g, &rb.member_id, 2, vec![]);
     assert!(fb.try_recv().is_err());
-    let (mut fa, stable) = sync(&mut g, &a, 2, vec![(a.clone(), Bytes::from_static(b"p0")), (rb.member_id.clone(), Bytes::from_static(b"p1"))]);
+    let (mut fa, stable) = sync(
+        &mut g,
+        &a,
+        2,
+        vec![
+            (a.clone(), Bytes::from_static(b"p0")),
+            (rb.member_id.clone(), Bytes::from_static(b"p1")),
+        ],
+    );
     assert!(stable);
     assert_eq!(fa.try_recv().unwrap().assignment, Bytes::from_static(b"p0"));
     assert_eq!(fb.try_recv().unwrap().assignment, Bytes::from_static(b"p1"));
@@ -99,31 +120,49 @@ fn second_member_triggers_rebalance_and_leader_gets_metadata() {
 #[test]
 fn error_paths() {
     let (mut g, a) = stable_group_of_one();
-    assert_eq!(g.heartbeat("nobody", None, 1, 0).0, Some(ResponseError::UnknownMemberId));
+    assert_eq!(
+        g.heartbeat("nobody", None, 1, 0).0,
+        Some(ResponseError::UnknownMemberId)
+    );
     assert_eq!(g.heartbeat(&a, None, 7, 0).0, Some(ResponseError::IllegalGeneration));
     assert_eq!(g.heartbeat(&a, None, 1, 0).0, None);
     let (mut rx, _) = sync(&mut g, &a, 9, vec![]);
     assert_eq!(rx.try_recv().unwrap().error, Some(ResponseError::IllegalGeneration));
     let (mut rx, _) = join(&mut g, req("", None, &["roundrobin"]), 0);
-    assert_eq!(rx.try_recv().unwrap().error, Some(ResponseError::InconsistentGroupProtocol));
+    assert_eq!(
+        rx.try_recv().unwrap().error,
+        Some(ResponseError::InconsistentGroupProtocol)
+    );
     let mut bad = req("", None, &["range"]);
     bad.session_timeout_ms = 10;
     let (mut rx, _) = join(&mut g, bad, 0);
     assert_eq!(rx.try_recv().unwrap().error, Some(ResponseError::InvalidSessionTimeout));
     let (mut rx, _) = join(&mut g, req("ghost", None, &["range"]), 0);
     assert_eq!(rx.try_recv().unwrap().error, Some(ResponseError::UnknownMemberId));
-    assert_eq!(g.check_commit("", None, -1, 0).unwrap_err(), ResponseError::UnknownMemberId);
+    assert_eq!(
+        g.check_commit("", None, -1, 0).unwrap_err(),
+        ResponseError::UnknownMemberId
+    );
     assert!(g.check_commit(&a, None, 1, 0).is_ok());
-    assert_eq!(g.leave("nobody", None, &cfg(), 0).0, Some(ResponseError::UnknownMemberId));
+    assert_eq!(
+        g.leave("nobody", None, &cfg(), 0).0,
+        Some(ResponseError::UnknownMemberId)
+    );
     let mut small = cfg();
     small.max_size = 1;
     let (tx, mut rx) = oneshot::channel();
     g.join(req("", None, &["range"]), tx, &small, 0);
     assert_eq!(rx.try_recv().unwrap().error, Some(ResponseError::GroupMaxSizeReached));
     g.mark_dead(0);
-    assert_eq!(g.heartbeat(&a, None, 1, 0).0, Some(ResponseError::CoordinatorNotAvailable));
+    assert_eq!(
+        g.heartbeat(&a, None, 1, 0).0,
+        Some(ResponseError::CoordinatorNotAvailable)
+    );
     let (mut rx, _) = join(&mut g, req("", None, &["range"]), 0);
-    assert_eq!(rx.try_recv().unwrap().error, Some(ResponseError::CoordinatorNotAvailable));
+    assert_eq!(
+        rx.try_recv().unwrap().error,
+        Some(ResponseError::CoordinatorNotAvailable)
+    );
 }
 
 #[test]
@@ -133,7 +172,10 @@ fn leave_and_session_expiry_go_back_to_empty() {
     assert_eq!(err, None);
     assert_eq!(g.state, GroupState::Empty);
     assert_eq!(g.generation_id, 2);
-    assert!(g.check_commit("", None, -1, 0).is_ok(), "simple commits are allowed on Empty groups");
+    assert!(
+        g.check_commit("", None, -1, 0).is_ok(),
+        "simple commits are allowed on Empty groups"
+    );
 
     let (mut g, a) = stable_group_of_one();
     let epoch = match g.heartbeat(&a, None, 1, 10).1 {
@@ -154,7 +196,10 @@ fn rebalance_timeout_removes_members_that_did_not_rejoin() {
     let (epoch, deadline) = timers
         .iter()
         .find_map(|t| match t {
-            Timer::Rebalance { rebalance_epoch, deadline_ms } => Some((*rebalance_epoch, *deadline_ms)),
+            Timer::Rebalance {
+                rebalance_epoch,
+                deadline_ms,
+            } => Some((*rebalance_epoch, *deadline_ms)),
             _ => None,
         })
         .unwrap();
@@ -179,7 +224,10 @@ fn initial_rebalance_delay_waits_for_more_members() {
     let (epoch, at) = timers
         .iter()
         .find_map(|t| match t {
-            Timer::Rebalance { rebalance_epoch, deadline_ms } if *deadline_ms == 3000 => Some((*rebalance_epoch, *deadline_ms)),
+            Timer::Rebalance {
+                rebalance_epoch,
+                deadline_ms,
+            } if *deadline_ms == 3000 => Some((*rebalance_epoch, *deadline_ms)),
             _ => None,
         })
         .unwrap();
@@ -192,7 +240,12 @@ fn static_member_restart_skips_rebalance_and_duplicate_is_fenced() {
     let mut g = Group::new("g", 0);
     let (mut rx, _) = join(&mut g, req("", Some("i-1"), &["range"]), 0);
     let first = rx.try_recv().unwrap();
-    sync(&mut g, &first.member_id, 1, vec![(first.member_id.clone(), Bytes::from_static(b"x"))]);
+    sync(
+        &mut g,
+        &first.member_id,
+        1,
+        vec![(first.member_id.clone(), Bytes::from_static(b"x"))],
+    );
     assert_eq!(g.state, GroupState::Stable);
     // Same instance id, new process: new member id, same generation, no rebalance.
     let (mut rx, _) = join(&mut g, req("", Some("i-1"), &["range"]), 1);
@@ -203,7 +256,10 @@ fn static_member_restart_skips_rebalance_and_duplicate_is_fenced() {
     let (mut srx, _) = sync(&mut g, &second.member_id, 1, vec![]);
     assert_eq!(srx.try_recv().unwrap().assignment, Bytes::from_static(b"x"));
     // The old process is fenced.
-    assert_eq!(g.heartbeat(&first.member_id, Some("i-1"), 1, 2).0, Some(ResponseError::FencedInstanceId));
+    assert_eq!(
+        g.heartbeat(&first.member_id, Some("i-1"), 1, 2).0,
+        Some(ResponseError::FencedInstanceId)
+    );
     assert_eq!(g.leave("", Some("i-1"), &cfg(), 3).0, None);
     assert_eq!(g.state, GroupState::Empty);
 }
@@ -224,13 +280,19 @@ fn protocol_selection_takes_the_common_preferred_one() {
     let (epoch, at) = timers
         .iter()
         .find_map(|t| match t {
-            Timer::Rebalance { rebalance_epoch, deadline_ms } if *deadline_ms == 10 => Some((*rebalance_epoch, *deadline_ms)),
+            Timer::Rebalance {
+                rebalance_epoch,
+                deadline_ms,
+            } if *deadline_ms == 10 => Some((*rebalance_epoch, *deadline_ms)),
             _ => None,
         })
         .unwrap();
     g.on_rebalance_timer(epoch, at, at);
     for r in [&mut r1, &mut r2, &mut r3] {
-        assert_eq!(r.try_recv().unwrap().protocol_name.as_deref(), Some("cooperative-sticky"));
+        assert_eq!(
+            r.try_recv().unwrap().protocol_name.as_deref(),
+            Some("cooperative-sticky")
+        );
     }
 }
 
@@ -238,5 +300,8 @@ fn protocol_selection_takes_the_common_preferred_one() {
 fn subscription_topics_parse() {
     // version 1, topics ["a", "bc"], no user data
     let meta = [0u8, 1, 0, 0, 0, 2, 0, 1, b'a', 0, 2, b'b', b'c', 0xff, 0xff, 0xff, 0xff];
-    assert_eq!(parse_subscription_topics(&meta), vec!["a".to_string(), "bc".to_string()]);
+    assert_eq!(
+        parse_subscription_topics(&meta),
+        vec!["a".to_string(), "bc".to_string()]
+    );
 }
