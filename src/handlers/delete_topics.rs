@@ -43,7 +43,7 @@ pub async fn handle(
             )),
             Some(n) => broker
                 .write_metadata(|image| controller::delete_topic(image, &n))
-                .inspect(|img| {
+                .inspect(|_| {
                     tracing::info!(topic = %n, "deleted topic");
                 }),
         };

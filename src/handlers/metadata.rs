@@ -98,7 +98,7 @@ fn auto_create(broker: &Broker, name: &str) -> Result<std::sync::Arc<ClusterImag
             }
             controller::create_topic(image, &topic, &brokers)
         })
-        .inspect(|image| {
+        .inspect(|_| {
             tracing::info!(topic = name, partitions = topic.num_partitions, "auto-created topic");
         })
         .map_err(|e| e.code)
