@@ -229,12 +229,38 @@ impl Config {
                 node_id = parse_value("broker.id", b)?;
             }
         }
-        let listeners = parse_listeners("listeners", &get("listeners").unwrap_or_default())?;
+        // Controller listeners belong to the metadata quorum, not to clients.
+        let controller_names = get("controller.listener.names").unwrap_or_default();
+        let is_controller = |l: &Listener| controller_names.split(',').any(|n| n.trim() == l.name);
+        let mut listeners = parse_listeners("listeners", &get("listeners").unwrap_or_default())?;
+        listeners.retain(|l| !is_controller(l));
         if listeners.is_empty() {
             return Err(invalid("listeners", "", "at least one listener is required"));
         }
+        // Only PLAINTEXT is spoken; a listener mapped to SSL or SASL would
+        // silently accept clients that expect encryption or authentication.
+        let protocol_map = get("listener.security.protocol.map").unwrap_or_default();
+        for l in &listeners {
+            let protocol = protocol_map
+                .split(',')
+                .filter_map(|e| e.split_once(':'))
+                .find(|(name, _)| name.trim() == l.name)
+                .map(|(_, p)| p.trim().to_string())
+                .unwrap_or_else(|| l.name.clone());
+            if protocol != "PLAINTEXT" {
+                return Err(invalid(
+                    "listener.security.protocol.map",
+                    &protocol_map,
+                    &format!("listener {} uses {protocol}; fjord supports PLAINTEXT only", l.name),
+                ));
+            }
+        }
         let advertised_listeners = match get("advertised.listeners") {
-            Some(text) => parse_listeners("advertised.listeners", &text)?,
+            Some(text) => {
+                let mut a = parse_listeners("advertised.listeners", &text)?;
+                a.retain(|l| !is_controller(l));
+                a
+            }
             None => listeners
                 .iter()
                 .map(|l| Listener {
@@ -371,7 +397,17 @@ impl Config {
         })
     }
 
-    /// The listener clients are told about (Metadata, FindCoordinator).
+    /// The address clients of `listener` are told about (Metadata,
+    /// FindCoordinator): the advertised listener of the same name, as Kafka
+    /// answers each client on the listener it connected through.
+    pub fn advertised_for(&self, listener: &str) -> &Listener {
+        self.advertised_listeners
+            .iter()
+            .find(|l| l.name == listener)
+            .unwrap_or(&self.advertised_listeners[0])
+    }
+
+    /// The first advertised listener.
     pub fn advertised(&self) -> &Listener {
         &self.advertised_listeners[0]
     }
@@ -434,8 +470,6 @@ fn parse_listeners(key: &str, text: &str) -> Result<Vec<Listener>, ConfigError> 
             port,
         });
     }
-    // The controller listener belongs to the metadata quorum, not to clients.
-    out.retain(|l| l.name != "CONTROLLER");
     Ok(out)
 }
 
@@ -497,6 +531,29 @@ mod tests {
         set.insert("log.retention.ms".to_string(), "soon".to_string());
         let err = Config::from_sources(&set).unwrap_err().to_string();
         assert!(err.contains("log.retention.ms"), "{err}");
+    }
+
+    #[test]
+    fn clients_get_the_advertised_address_of_their_listener() {
+        let mut set = BTreeMap::new();
+        set.insert(
+            "listeners".to_string(),
+            "PLAINTEXT://0.0.0.0:19092,CONTROLLER://0.0.0.0:9093,PLAINTEXT_HOST://0.0.0.0:9092".to_string(),
+        );
+        set.insert(
+            "advertised.listeners".to_string(),
+            "PLAINTEXT://fjord:19092,PLAINTEXT_HOST://localhost:9092".to_string(),
+        );
+        let err = Config::from_sources(&set).unwrap_err().to_string();
+        assert!(err.contains("listener.security.protocol.map"), "{err}");
+        set.insert(
+            "listener.security.protocol.map".to_string(),
+            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT".to_string(),
+        );
+        let c = Config::from_sources(&set).unwrap();
+        assert_eq!(c.listeners.len(), 2, "the controller listener is not a client listener");
+        assert_eq!(c.advertised_for("PLAINTEXT_HOST").host, "localhost");
+        assert_eq!(c.advertised_for("PLAINTEXT").host, "fjord");
     }
 
     #[test]

@@ -27,9 +27,12 @@ pub use broker::Broker;
 static ALLOCATOR: alloc::BrokerAllocator = alloc::BrokerAllocator;
 pub use config::Config;
 
-/// A running broker: its bound address and the handle that stops it.
+/// A running broker: its bound addresses and the handle that stops it.
 pub struct Running {
+    /// The first listener's bound address.
     pub addr: std::net::SocketAddr,
+    /// Every listener's bound address, in `listeners` order.
+    pub addrs: Vec<std::net::SocketAddr>,
     pub broker: Arc<Broker>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -47,19 +50,32 @@ impl Running {
     }
 }
 
-/// Opens the data directories and starts serving on the first listener.
+/// Opens the data directories and starts serving on every listener.
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let bind = config.listeners[0].bind_addr()?;
+    let binds = config
+        .listeners
+        .iter()
+        .map(|l| Ok((l.name.clone(), l.bind_addr()?)))
+        .collect::<Result<Vec<_>, config::ConfigError>>()?;
     let broker = tokio::task::block_in_place(|| Broker::open(config))?;
-    let listener = TcpListener::bind(bind).await?;
-    let addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
-    let tasks = vec![
-        tokio::spawn(server::serve(broker.clone(), listener, rx.clone())),
-        tokio::spawn(server::retention_task(broker.clone(), rx)),
-    ];
+    let mut tasks = vec![tokio::spawn(server::retention_task(broker.clone(), rx.clone()))];
+    let mut addrs = Vec::new();
+    for (name, bind) in binds {
+        let listener = TcpListener::bind(bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot bind listener {name} on {bind}: {e}"))?;
+        addrs.push(listener.local_addr()?);
+        tasks.push(tokio::spawn(server::serve(
+            broker.clone(),
+            listener,
+            name.into(),
+            rx.clone(),
+        )));
+    }
     Ok(Running {
-        addr,
+        addr: addrs[0],
+        addrs,
         broker,
         shutdown: tx,
         tasks,

@@ -17,7 +17,7 @@ pub async fn handle(
     }
     resp.cluster_id = str_bytes(broker.cluster_id.clone());
     resp.controller_id = BrokerId(broker.config.node_id);
-    let l = broker.config.advertised();
+    let l = broker.config.advertised_for(&ctx.listener);
     let mut b = DescribeClusterBroker::default();
     b.broker_id = BrokerId(broker.config.node_id);
     b.host = str_bytes(l.host.clone());

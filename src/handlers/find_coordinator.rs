@@ -16,7 +16,7 @@ pub async fn handle(
     req: FindCoordinatorRequest,
 ) -> Result<Option<FindCoordinatorResponse>, HandlerError> {
     let broker = &ctx.broker;
-    let listener = broker.config.advertised();
+    let listener = broker.config.advertised_for(&ctx.listener);
     let outcome = if req.key_type != KEY_TYPE_GROUP {
         Err((
             ResponseError::CoordinatorNotAvailable,

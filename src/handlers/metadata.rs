@@ -25,7 +25,7 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> Result<Option
     let broker = &ctx.broker;
     let mut image = broker.metadata.image();
     let mut resp = MetadataResponse::default();
-    resp.brokers = brokers(broker);
+    resp.brokers = brokers(broker, &ctx.listener);
     resp.cluster_id = Some(str_bytes(broker.cluster_id.clone()));
     resp.controller_id = BrokerId(broker.config.node_id);
 
@@ -104,8 +104,8 @@ fn auto_create(broker: &Broker, name: &str) -> Result<std::sync::Arc<ClusterImag
         .map_err(|e| e.code)
 }
 
-pub fn brokers(broker: &Broker) -> Vec<MetadataResponseBroker> {
-    let l = broker.config.advertised();
+pub fn brokers(broker: &Broker, listener: &str) -> Vec<MetadataResponseBroker> {
+    let l = broker.config.advertised_for(listener);
     let mut b = MetadataResponseBroker::default();
     b.node_id = BrokerId(broker.config.node_id);
     b.host = str_bytes(l.host.clone());

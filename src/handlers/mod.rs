@@ -46,6 +46,9 @@ pub struct RequestContext {
     pub header: RequestHeader,
     /// The client's address (group members are reported with it).
     pub peer: std::net::SocketAddr,
+    /// The listener the client connected through; it is told that
+    /// listener's advertised address.
+    pub listener: Arc<str>,
     /// Held by a produce request until its batches are appended, so a
     /// connection's produce requests reach the log in arrival order.
     pub append_order: Option<OwnedMutexGuard<()>>,

@@ -30,7 +30,13 @@ enum Reply {
     Close,
 }
 
-pub async fn run(broker: Arc<Broker>, socket: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    broker: Arc<Broker>,
+    socket: TcpStream,
+    peer: SocketAddr,
+    listener: Arc<str>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let (mut reader, mut writer) = socket.into_split();
     let (queue, mut replies) = mpsc::channel::<oneshot::Receiver<Reply>>(MAX_IN_FLIGHT_PER_CONNECTION);
     let writer_task = tokio::spawn(async move {
@@ -90,6 +96,7 @@ pub async fn run(broker: Arc<Broker>, socket: TcpStream, peer: SocketAddr, mut s
             _ => None,
         };
         let broker = broker.clone();
+        let listener = listener.clone();
         let span = tracing::debug_span!("request", api = ?request.2, version, correlation_id = request.0.correlation_id, %peer);
         tokio::spawn(
             async move {
@@ -98,6 +105,7 @@ pub async fn run(broker: Arc<Broker>, socket: TcpStream, peer: SocketAddr, mut s
                     broker,
                     header,
                     peer,
+                    listener,
                     append_order: ordering,
                 };
                 let mut out = response_prefix(&ctx.header, api);

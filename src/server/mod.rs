@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use crate::broker::Broker;
 
 /// Accepts connections until `shutdown` flips to true.
-pub async fn serve(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(broker: Arc<Broker>, listener: TcpListener, name: Arc<str>, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -20,8 +20,9 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener, mut shutdown: wat
                     let _ = socket.set_nodelay(true);
                     let broker = broker.clone();
                     let shutdown = shutdown.clone();
+                    let name = name.clone();
                     tokio::spawn(async move {
-                        connection::run(broker, socket, peer, shutdown).await;
+                        connection::run(broker, socket, peer, name, shutdown).await;
                     });
                 }
                 Err(e) => {
