@@ -18,8 +18,12 @@ const PARTITION_METADATA_FILE: &str = "partition.metadata";
 
 pub type TopicPartition = (String, i32);
 
+/// Hosted partitions by topic name, then index: a lookup on the produce and
+/// fetch paths borrows the name instead of allocating a key.
+type PartitionMap = HashMap<String, HashMap<i32, Arc<Partition>>>;
+
 pub struct ReplicaManager {
-    partitions: RwLock<HashMap<TopicPartition, Arc<Partition>>>,
+    partitions: RwLock<PartitionMap>,
     logs: LogManager,
     defaults: LogDefaults,
     node_id: i32,
@@ -39,7 +43,8 @@ impl ReplicaManager {
         self.partitions
             .read()
             .expect("partition map lock is never poisoned")
-            .get(&(topic.to_string(), partition))
+            .get(topic)
+            .and_then(|ps| ps.get(&partition))
             .cloned()
     }
 
@@ -48,7 +53,7 @@ impl ReplicaManager {
             .read()
             .expect("partition map lock is never poisoned")
             .values()
-            .cloned()
+            .flat_map(|ps| ps.values().cloned())
             .collect()
     }
 
@@ -64,16 +69,21 @@ impl ReplicaManager {
         // Removed topics (or re-created under a new id).
         let stale: Vec<TopicPartition> = map
             .iter()
-            .filter(|((topic, p), part)| {
+            .flat_map(|(topic, ps)| ps.iter().map(move |(p, part)| (topic, p, part)))
+            .filter(|(topic, p, part)| {
                 image
                     .topics
-                    .get(topic)
+                    .get(topic.as_str())
                     .is_none_or(|t| t.id != part.topic_id || !t.partitions.contains_key(p))
             })
-            .map(|(k, _)| k.clone())
+            .map(|(topic, p, _)| (topic.clone(), *p))
             .collect();
         for key in stale {
-            if let Some(part) = map.remove(&key) {
+            let removed = map.get_mut(&key.0).and_then(|ps| ps.remove(&key.1));
+            if map.get(&key.0).is_some_and(|ps| ps.is_empty()) {
+                map.remove(&key.0);
+            }
+            if let Some(part) = removed {
                 let dir = part.dir();
                 tracing::info!(topic = %key.0, partition = key.1, "deleting partition log");
                 self.logs.delete_partition_dir(&dir)?;
@@ -87,7 +97,7 @@ impl ReplicaManager {
                     continue;
                 }
                 let key = (topic.name.clone(), index);
-                if let Some(existing) = map.get(&key) {
+                if let Some(existing) = map.get(&key.0).and_then(|ps| ps.get(&key.1)) {
                     existing.update(config.clone(), p.leader_epoch, p.isr.len());
                     continue;
                 }
@@ -95,7 +105,7 @@ impl ReplicaManager {
                 self.claim_dir(&dir, topic.id)?;
                 let log = self.logs.open_log(&topic.name, index, config.clone(), now_ms)?;
                 let part = Partition::new(topic.name.clone(), index, topic.id, log, p.leader_epoch, p.isr.len());
-                map.insert(key, Arc::new(part));
+                map.entry(key.0).or_default().insert(key.1, Arc::new(part));
             }
         }
         Ok(())
