@@ -144,7 +144,9 @@ const BROKER_DEFAULTS: &[(&str, &str)] = &[
     ("offsets.topic.replication.factor", "3"),
     ("transaction.state.log.replication.factor", "3"),
     ("transaction.state.log.min.isr", "2"),
-    ("group.initial.rebalance.delay.ms", "3000"),
+    // Kafka's shipped server.properties (and the apache/kafka image) set 0 here
+    // for a better single-node experience; fjord's embedded default follows it.
+    ("group.initial.rebalance.delay.ms", "0"),
     ("group.min.session.timeout.ms", "6000"),
     ("group.max.session.timeout.ms", "1800000"),
     ("group.max.size", "2147483647"),
