@@ -305,3 +305,24 @@ fn subscription_topics_parse() {
         vec!["a".to_string(), "bc".to_string()]
     );
 }
+
+#[test]
+fn calls_during_a_rebalance_are_told_so() {
+    let (mut g, a) = stable_group_of_one();
+    // A second member starts a rebalance: the first member's sync for the
+    // old generation and its commits are refused until it rejoins.
+    let (mut brx, _) = join(&mut g, req("", None, &["range"]), 0);
+    let (mut srx, _) = sync(&mut g, &a, 1, vec![]);
+    assert_eq!(srx.try_recv().unwrap().error, Some(ResponseError::RebalanceInProgress));
+    let (mut arx, _) = join(&mut g, req(&a, None, &["range"]), 0);
+    let ra = arx.try_recv().unwrap();
+    brx.try_recv().unwrap();
+    assert_eq!(g.state, GroupState::CompletingRebalance);
+    assert_eq!(g.check_commit(&a, None, ra.generation_id, 0).unwrap_err(), ResponseError::RebalanceInProgress);
+    // A member whose JoinGroup answer was lost gets the same generation again.
+    let (mut again, _) = join(&mut g, req(&a, None, &["range"]), 0);
+    assert_eq!(again.try_recv().unwrap().generation_id, ra.generation_id);
+    // A static member id with the wrong instance id is fenced.
+    let (mut rx, _) = join(&mut g, req(&a, Some("someone-else"), &["range"]), 0);
+    assert_eq!(rx.try_recv().unwrap().error, Some(ResponseError::FencedInstanceId));
+}
