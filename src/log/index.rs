@@ -96,9 +96,7 @@ impl<E: Entry> Index<E> {
             _entry: std::marker::PhantomData,
         };
         if len > 0 {
-            // SAFETY: the file is owned by this broker's data directory and is
-            // only mutated through this mapping.
-            index.mmap = Some(unsafe { MmapMut::map_mut(&index.file)? });
+            index.mmap = Some(map(&index.file)?);
             index.entries = index.count_valid();
         }
         Ok(index)
@@ -195,13 +193,12 @@ impl<E: Entry> Index<E> {
     }
 
     fn resize(&mut self, bytes: usize) -> io::Result<()> {
-        if let Some(m) = self.mmap.take() {
-            m.flush()?;
-        }
+        // Unmapping a shared mapping keeps its writes in the page cache: no
+        // msync is needed (durability is `flush`'s job, as for the log).
+        self.mmap = None;
         self.file.set_len(bytes as u64)?;
         if bytes > 0 {
-            // SAFETY: see open().
-            self.mmap = Some(unsafe { MmapMut::map_mut(&self.file)? });
+            self.mmap = Some(map(&self.file)?);
         }
         Ok(())
     }
@@ -224,6 +221,17 @@ impl<E: Entry> Index<E> {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Maps an index file for random access. Without `MADV_RANDOM` the first
+/// write into a pre-sized, sparse index makes the kernel read ahead megabytes
+/// of zeroes, which made a partition's first append cost milliseconds.
+fn map(file: &File) -> io::Result<MmapMut> {
+    // SAFETY: the file is owned by this broker's data directory and is only
+    // mutated through this mapping.
+    let m = unsafe { MmapMut::map_mut(file)? };
+    m.advise(memmap2::Advice::Random)?;
+    Ok(m)
 }
 
 pub type OffsetIndex = Index<OffsetEntry>;

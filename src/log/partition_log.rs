@@ -494,10 +494,14 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Clean shutdown: flush and trim the active segment's indexes.
+    /// Clean shutdown: fsync every segment and trim the active segment's
+    /// indexes, so the next start can trust them.
     pub fn close(&mut self) -> Result<(), LogError> {
-        self.flush()?;
+        for seg in self.segments.values() {
+            seg.flush()?;
+        }
         self.active_mut().seal()?;
+        self.unflushed_messages = 0;
         Ok(())
     }
 

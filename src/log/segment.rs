@@ -298,9 +298,11 @@ impl Segment {
         Ok(true)
     }
 
-    /// The segment stops being active: flush it and cut its indexes.
+    /// The segment stops being active: cut its indexes to their entries.
+    /// No fsync here: a roll happens inside an append, and durability comes
+    /// from the page cache and replication unless `flush.*` asks for more
+    /// (Kafka flushes rolled segments in the background for the same reason).
     pub fn seal(&mut self) -> io::Result<()> {
-        self.flush()?;
         self.offset_index.trim()?;
         self.time_index.trim()
     }

@@ -318,7 +318,10 @@ fn calls_during_a_rebalance_are_told_so() {
     let ra = arx.try_recv().unwrap();
     brx.try_recv().unwrap();
     assert_eq!(g.state, GroupState::CompletingRebalance);
-    assert_eq!(g.check_commit(&a, None, ra.generation_id, 0).unwrap_err(), ResponseError::RebalanceInProgress);
+    assert_eq!(
+        g.check_commit(&a, None, ra.generation_id, 0).unwrap_err(),
+        ResponseError::RebalanceInProgress
+    );
     // A member whose JoinGroup answer was lost gets the same generation again.
     let (mut again, _) = join(&mut g, req(&a, None, &["range"]), 0);
     assert_eq!(again.try_recv().unwrap().generation_id, ra.generation_id);
