@@ -5,8 +5,9 @@
 CARGO ?= cargo
 SUITES ?=
 TARGET ?= fjord
+BENCH_ARGS ?=
 
-.PHONY: all build run test lint compat compat-kafka clean
+.PHONY: all build run test lint compat compat-kafka bench bench-compare clean
 
 all: build
 
@@ -28,6 +29,17 @@ lint:
 # Real clients against a fresh broker: `make compat SUITES=java,cli TARGET=kafka`.
 compat: build
 	SUITES="$(SUITES)" TARGET="$(TARGET)" compat/run
+
+# criterion micro-benchmarks of the hot path (benches/*.rs); a quick pass:
+# `make bench BENCH_ARGS="--warm-up-time 1 --measurement-time 3"`.
+bench:
+	$(CARGO) bench --bench protocol --bench log -- $(BENCH_ARGS)
+
+# The same loads against Apache Kafka 4.1 and fjord, one after the other,
+# broker on CPU 0 and load generator on CPU 1: prints the fjord/Kafka table
+# and writes target/bench/compare.{md,csv,png}. See benches/compare/README.md.
+bench-compare: build
+	benches/compare/run.sh
 
 clean:
 	$(CARGO) clean

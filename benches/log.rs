@@ -91,6 +91,23 @@ fn bench_append(c: &mut Criterion) {
             spent
         })
     });
+    // The first append to a new partition: the first writes into its
+    // pre-sized, memory-mapped index files fault their first pages in. With
+    // 1,000 partitions this cost is paid 1,000 times.
+    g.bench_function("first_append_new_partition_16KiB", |bench| {
+        bench.iter_batched(
+            || {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let log = PartitionLog::open(dir.path(), log_config(), now_ms(), true).expect("open log");
+                (dir, log)
+            },
+            |(dir, mut log)| {
+                black_box(log.append(&b, 0, now_ms()).expect("append"));
+                (dir, log)
+            },
+            BatchSize::PerIteration,
+        )
+    });
     g.finish();
 }
 

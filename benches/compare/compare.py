@@ -1,0 +1,864 @@
+#!/usr/bin/env python3
+"""Side-by-side run of the same loads against Apache Kafka and fjord.
+
+Started by benches/compare/run.sh (`make bench-compare`), which resolves the
+Kafka jars, builds the load harnesses and exports where they are. Each broker
+runs alone, pinned to CPU 0 with a fresh data directory under
+target/bench/data/; every load generator runs pinned to CPU 1. For each load
+the broker's CPU time (utime+stime of /proc/<pid>/stat), its resident set
+(VmRSS, VmHWM of /proc/<pid>/status) and the client's CPU time are recorded
+next to what the load tool reports.
+
+Writes target/bench/compare.md, compare.csv, results.json and the raw tool
+output under target/bench/logs/; prints the table.
+
+`compare.py --report` rewrites the report from target/bench/results.json.
+
+Environment:
+  BENCH_SCALE      percent of the default record counts (default 100)
+  BENCH_BROKERS    comma-separated subset and order of kafka,fjord (default kafka,fjord)
+  BENCH_LOADS      comma-separated subset of load names (default: all)
+  BENCH_STARTUPS   start-ups measured per broker (default 3)
+"""
+import base64
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "target" / "bench"
+LOGS = OUT / "logs"
+DATA = OUT / "data"
+HERE = Path(__file__).resolve().parent
+
+BROKER_CPU = "0"
+CLIENT_CPU = "1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_MIB = 1 << 20
+GB = 1e9
+
+SCALE = float(os.environ.get("BENCH_SCALE", "100")) / 100.0
+STARTUPS = int(os.environ.get("BENCH_STARTUPS", "3"))
+
+KAFKA_LIBS_CP = os.environ.get("KAFKA_LIBS_CP", str(ROOT / "compat" / ".cache" / "kafka-libs" / "*"))
+KAFKA_VERSION = os.environ.get("KAFKA_VERSION", "?")
+BENCH_CLASSES = os.environ.get("BENCH_CLASSES", str(OUT / "java"))
+FRANZ_BENCH = os.environ.get("FRANZ_BENCH", str(OUT / "franz-bench"))
+FJORD_BIN = os.environ.get("FJORD_BIN", str(ROOT / "target" / "release" / "fjord"))
+JAVA = os.environ.get("JAVA", "java")
+CLIENT_LOG4J = HERE / "log4j2-client.properties"
+BROKER_LOG4J = ROOT / "compat" / "lib" / "log4j2.properties"
+
+# Kafka's own start scripts' JVM settings (kafka-server-start.sh sets the
+# heap, kafka-run-class.sh the rest), so the broker runs as shipped.
+KAFKA_JVM = ["-Xmx1G", "-Xms1G", "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+             "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+             "-XX:MaxInlineLevel=15", "-Djava.awt.headless=true"]
+# kafka-producer-perf-test.sh's heap, kafka-run-class.sh's GC settings.
+CLIENT_JVM = ["-Xmx512M", "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+              "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+              "-XX:MaxInlineLevel=15", "-Djava.awt.headless=true",
+              f"-Dlog4j2.configurationFile={CLIENT_LOG4J}"]
+
+RECORD_1K = 1024
+RECORD_100 = 100
+PRODUCE_PROPS = ["linger.ms=5", "batch.size=131072", "compression.type=none"]
+# The consume load reads the topic of the first produce load: its size is the backlog.
+BACKLOG_RECORDS = 2 * 1024 * 1024  # 2 GiB of 1 KiB records
+E2E_RATE = 5000
+E2E_WARMUP_S = 5
+E2E_MEASURE_S = 20
+CLIENT_TIMEOUT_S = 300
+
+
+def scaled(n):
+    return max(1000, int(n * SCALE))
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# /proc readings
+
+
+def cpu_seconds(pid):
+    """utime + stime of every thread of the process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is the state (field 3); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def machine_busy_seconds():
+    """CPU time of the whole machine that was not idle (all CPUs), in seconds."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = v[:8]
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+def cpu_pressure_us():
+    """Total microseconds in which some runnable task waited for a CPU (PSI)."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return int(f.readline().rsplit("total=", 1)[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def status_kib(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_kib = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    disk = subprocess.run(["df", "-h", "--output=source,size,fstype", str(OUT)], capture_output=True, text=True).stdout
+    java = subprocess.run([JAVA, "-version"], capture_output=True, text=True).stderr.splitlines()
+    go = subprocess.run(["go", "version"], capture_output=True, text=True).stdout.strip()
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    fjord_rev = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                               capture_output=True, text=True).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "memory_gib": round(mem_kib / (1 << 20), 1),
+        "kernel": platform.release(),
+        "disk": " ".join(disk.splitlines()[-1].split()) if disk else "?",
+        "java": java[0] if java else "?",
+        "go": go,
+        "rustc": rustc,
+        "kafka": KAFKA_VERSION,
+        "fjord": fjord_rev or "?",
+        "load_average_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+# ---------------------------------------------------------------------------
+# a minimal Kafka client for the start-up probe: Metadata v4, all topics
+
+
+def metadata_brokers(port, timeout_s=1.0):
+    """Number of brokers in a Metadata v4 response, or None if no answer."""
+    client_id = b"bench-probe"
+    body = struct.pack(">hhih", 3, 4, 7, len(client_id)) + client_id + struct.pack(">ib", -1, 0)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout_s) as s:
+            s.settimeout(timeout_s)
+            s.sendall(struct.pack(">i", len(body)) + body)
+            size = struct.unpack(">i", read_exact(s, 4))[0]
+            resp = read_exact(s, size)
+    except (OSError, struct.error):
+        return None
+    correlation_id, _throttle, brokers = struct.unpack(">iii", resp[:12])
+    return brokers if correlation_id == 7 else None
+
+
+def read_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise OSError("connection closed")
+        buf += chunk
+    return buf
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------
+# brokers
+
+
+class Broker:
+    name = "?"
+
+    def __init__(self):
+        self.proc = None
+        self.port = None
+        self.datadir = None
+        self.logfile = None
+
+    def command(self):
+        raise NotImplementedError
+
+    def prepare(self):
+        """Anything before the timed start (Kafka formats its storage)."""
+
+    def start(self, run):
+        """Starts the broker on CPU 0 with a fresh data dir; returns
+        (seconds from process start to the first Metadata response naming
+        a broker, idle VmRSS in KiB two seconds later)."""
+        self.datadir = DATA / f"{self.name}-{run}"
+        shutil.rmtree(self.datadir, ignore_errors=True)
+        self.datadir.mkdir(parents=True)
+        self.port = free_port()
+        self.prepare()
+        self.logfile = LOGS / f"{self.name}-broker-{run}.log"
+        out = open(self.logfile, "wb")
+        cmd = ["taskset", "-c", BROKER_CPU] + self.command()
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                     start_new_session=True, env=self.env())
+        out.close()
+        deadline = t0 + 180
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} during start-up; see {self.logfile}")
+            brokers = metadata_brokers(self.port, 0.5)
+            if brokers:
+                startup_s = time.monotonic() - t0
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not answer Metadata within 180 s; see {self.logfile}")
+            time.sleep(0.005)
+        time.sleep(2)
+        return startup_s, status_kib(self.proc.pid, "VmRSS")
+
+    def env(self):
+        return os.environ.copy()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, delete_data=True):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(90)
+            except subprocess.TimeoutExpired:
+                log(f"{self.name} pid {self.proc.pid} still running 90 s after SIGTERM; SIGKILL")
+                self.proc.kill()
+                self.proc.wait(30)
+        self.proc = None
+        if delete_data and self.datadir is not None:
+            shutil.rmtree(self.datadir, ignore_errors=True)
+
+
+class Kafka(Broker):
+    name = "kafka"
+
+    def props_path(self):
+        return self.datadir / "server.properties"
+
+    def prepare(self):
+        controller_port = free_port()
+        while controller_port == self.port:
+            controller_port = free_port()
+        # The same settings as compat/lib/kafka-start.sh: single-node KRaft,
+        # combined mode, replication factors of 1, otherwise Kafka's defaults.
+        self.props_path().write_text(f"""process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs={self.datadir}/log
+num.partitions=1
+default.replication.factor=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+""")
+        # A Kafka cluster id: 16 random bytes, URL-safe base64 without padding,
+        # never starting with '-' (as kafka-storage random-uuid makes them).
+        cluster_id = "-"
+        while cluster_id.startswith("-"):
+            cluster_id = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+        with open(self.datadir / "format.log", "wb") as f:
+            subprocess.run(["taskset", "-c", BROKER_CPU, JAVA, f"-Dlog4j2.configurationFile={BROKER_LOG4J}",
+                            "-cp", KAFKA_LIBS_CP, "kafka.tools.StorageTool", "format", "-t", cluster_id,
+                            "-c", str(self.props_path())], stdout=f, stderr=subprocess.STDOUT, check=True)
+
+    def command(self):
+        return [JAVA] + KAFKA_JVM + [f"-Dlog4j2.configurationFile={BROKER_LOG4J}", f"-Dkafka.logs.dir={self.datadir}",
+                                     "-cp", KAFKA_LIBS_CP, "kafka.Kafka", str(self.props_path())]
+
+
+class Fjord(Broker):
+    name = "fjord"
+
+    def env(self):
+        # fjord reads KAFKA_* variables as configuration (as the apache/kafka
+        # image does); kafka-libs.sh exports KAFKA_LIBS_CP and KAFKA_VERSION.
+        return {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
+
+    def command(self):
+        return [FJORD_BIN,
+                "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "--override", f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                "--override", f"log.dirs={self.datadir}/log",
+                "--override", "node.id=1"]
+
+
+# ---------------------------------------------------------------------------
+# clients
+
+
+class ClientError(RuntimeError):
+    pass
+
+
+def run_client(broker, label, cmd, timeout_s=CLIENT_TIMEOUT_S):
+    """Runs one load generator on CPU 1; returns (stdout, measurements)."""
+    logpath = LOGS / f"{broker.name}-{label}.log"
+    before_cpu = cpu_seconds(broker.pid)
+    before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before_busy = machine_busy_seconds()
+    before_pressure = cpu_pressure_us()
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(["taskset", "-c", CLIENT_CPU] + cmd, capture_output=True, text=True, timeout=timeout_s)
+        stdout, stderr, rc = p.stdout, p.stderr, p.returncode
+    except subprocess.TimeoutExpired as e:
+        stdout = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        stderr = e.stderr.decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
+        rc = f"timeout after {timeout_s}s"
+    wall = time.monotonic() - t0
+    busy = machine_busy_seconds() - before_busy
+    after_pressure = cpu_pressure_us()
+    after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(logpath, "w") as f:
+        f.write("$ " + " ".join(cmd) + "\n" + stdout + "\n--- stderr ---\n" + stderr)
+    if not broker.alive():
+        raise ClientError(f"{broker.name} died during {label} (exit {broker.proc.returncode}); "
+                          f"see {broker.logfile} and {logpath}")
+    m = {
+        "broker_cpu_s": cpu_seconds(broker.pid) - before_cpu,
+        "client_cpu_s": (after_children.ru_utime + after_children.ru_stime)
+        - (before_children.ru_utime + before_children.ru_stime),
+        "wall_s": wall,
+        "broker_rss_mib": status_kib(broker.pid, "VmRSS") / 1024,
+        "broker_hwm_mib": status_kib(broker.pid, "VmHWM") / 1024,
+    }
+    if rc != 0:
+        last = "\n".join((stderr.strip().splitlines() or ["(no stderr)"])[-5:])
+        raise ClientError(f"{label} against {broker.name} failed ({rc}): {last} [log: {logpath}]")
+    # Everything else that ran meanwhile: the other users of this machine,
+    # and kernel threads (page-cache writeback, loopback softirqs).
+    m["other_cpu_s"] = max(0.0, busy - m["broker_cpu_s"] - m["client_cpu_s"])
+    if before_pressure is not None and after_pressure is not None:
+        m["cpu_pressure_pct"] = (after_pressure - before_pressure) / 1e6 / wall * 100
+    return stdout, m
+
+
+def result_line(stdout):
+    for line in stdout.splitlines():
+        if line.startswith("RESULT "):
+            return dict(kv.split("=", 1) for kv in line.split()[1:])
+    raise ClientError("no RESULT line in the harness output")
+
+
+def java_bench(*args):
+    return [JAVA] + CLIENT_JVM + ["-cp", f"{BENCH_CLASSES}:{KAFKA_LIBS_CP}", "Bench"] + [str(a) for a in args]
+
+
+def create_topics(broker, label, topics):
+    """Creates [(topic, partitions)] and waits until every partition answers."""
+    out, _ = run_client(broker, f"create-{label}", java_bench("create-topics", f"127.0.0.1:{broker.port}",
+                                                                *[f"{t}:{p}" for t, p in topics]))
+    return result_line(out)
+
+
+PERF_RE = re.compile(
+    r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, "
+    r"([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99.9th")
+
+
+def producer_perf(broker, label, topic, records, size, acks):
+    cmd = [JAVA] + CLIENT_JVM + ["-cp", KAFKA_LIBS_CP, "org.apache.kafka.tools.ProducerPerformance",
+                                 "--topic", topic, "--num-records", str(records), "--record-size", str(size),
+                                 "--throughput", "-1", "--producer-props",
+                                 f"bootstrap.servers=127.0.0.1:{broker.port}", f"acks={acks}"] + PRODUCE_PROPS
+    out, m = run_client(broker, label, cmd)
+    finals = [PERF_RE.search(line) for line in out.splitlines()]
+    finals = [x for x in finals if x]
+    if not finals:
+        raise ClientError(f"{label}: no summary line from ProducerPerformance; see {LOGS}/{broker.name}-{label}.log")
+    g = finals[-1].groups()
+    m.update({
+        "records": int(g[0]), "records_per_s": float(g[1]), "mib_per_s": float(g[2]),
+        "lat_p50_ms": float(g[5]), "lat_p99_ms": float(g[7]), "lat_p999_ms": float(g[8]),
+        "bytes": int(g[0]) * size,
+    })
+    return m
+
+
+def franz_perf(broker, label, topic, records, size, acks):
+    cmd = [FRANZ_BENCH, "produce", f"127.0.0.1:{broker.port}", topic, str(records), str(size), acks, "5", "131072"]
+    out, m = run_client(broker, label, cmd)
+    r = result_line(out)
+    m.update({
+        "records": int(r["records"]), "records_per_s": float(r["records_per_s"]), "mib_per_s": float(r["mib_per_s"]),
+        "lat_p50_ms": float(r["p50_ms"]), "lat_p99_ms": float(r["p99_ms"]), "lat_p999_ms": float(r["p999_ms"]),
+        "bytes": int(r["records"]) * size,
+    })
+    return m
+
+
+# ---------------------------------------------------------------------------
+# loads
+
+
+class Load:
+    """One measured load. `topics` are created before it: together with the
+    other loads' topics at the start when `early`, else right before it (so
+    that 100 and 1,000 partitions do not weigh on the loads before them)."""
+
+    def __init__(self, name, desc, run, topics=(), early=True, records=None):
+        self.name, self.desc, self.run, self.topics, self.early = name, desc, run, list(topics), early
+        self.records = records
+
+
+def produce_load(name, desc, partitions, records, size, acks, tool="java"):
+    def run(broker):
+        fn = producer_perf if tool == "java" else franz_perf
+        return fn(broker, name, name, scaled(records), size, acks)
+    return Load(name, desc, run, [(name, partitions)], early=partitions <= 8, records=scaled(records))
+
+
+def consume_load(name, desc, topic):
+    def run(broker):
+        out, m = run_client(broker, name, java_bench("consume", f"127.0.0.1:{broker.port}", topic, 240))
+        r = result_line(out)
+        if r["complete"] != "true":
+            raise ClientError(f"consume read {r['records']} of {r['expected']} records before its time limit")
+        m.update({"records": int(r["records"]), "records_per_s": float(r["records_per_s"]),
+                  "mib_per_s": float(r["mib_per_s"]), "bytes": int(r["bytes"])})
+        return m
+    return Load(name, desc, run)
+
+
+def consumer_perf_load(name, desc, topic):
+    """kafka-consumer-perf-test: subscribes with a fresh group.id (so it joins
+    a group first) and reads from the earliest offset."""
+    def run(broker):
+        records = scaled(BACKLOG_RECORDS)
+        cmd = [JAVA] + CLIENT_JVM + ["-cp", KAFKA_LIBS_CP, "org.apache.kafka.tools.ConsumerPerformance",
+                                     "--bootstrap-server", f"127.0.0.1:{broker.port}", "--topic", topic,
+                                     "--messages", str(records), "--timeout", "60000"]
+        out, m = run_client(broker, name, cmd)
+        lines = [line for line in out.splitlines() if line.strip()]
+        header = next((i for i, line in enumerate(lines) if line.startswith("start.time")), None)
+        if header is None or header + 1 >= len(lines):
+            raise ClientError(f"{name}: no result line from ConsumerPerformance; see {LOGS}/{broker.name}-{name}.log")
+        row = dict(zip([h.strip() for h in lines[header].split(",")], [v.strip() for v in lines[header + 1].split(",")]))
+        consumed = int(row["data.consumed.in.nMsg"])
+        if consumed < records:
+            raise ClientError(f"{name}: consumed {consumed} of {records} records")
+        # The fetch phase excludes the group join; the tool's MB is MiB.
+        m.update({"records": consumed, "records_per_s": float(row["fetch.nMsg.sec"]),
+                  "mib_per_s": float(row["fetch.MB.sec"]), "records_per_s_with_join": float(row["nMsg.sec"]),
+                  "group_join_ms": float(row["rebalance.time.ms"]),
+                  "bytes": int(float(row["data.consumed.in.MB"]) * (1 << 20))})
+        return m
+    return Load(name, desc, run)
+
+
+def e2e_load(name, desc, tool):
+    def run(broker):
+        args = [f"127.0.0.1:{broker.port}", name, E2E_RATE, RECORD_1K, E2E_WARMUP_S, E2E_MEASURE_S]
+        cmd = java_bench("e2e", *args) if tool == "java" else [FRANZ_BENCH, "e2e"] + [str(a) for a in args]
+        out, m = run_client(broker, name, cmd)
+        r = result_line(out)
+        if int(r["measured"]) < E2E_RATE * E2E_MEASURE_S or int(r["send_errors"]) > 0:
+            raise ClientError(f"e2e: sent {r['sent']}, received {r['received']}, measured {r['measured']}, "
+                              f"send errors {r['send_errors']}")
+        m.update({"records": int(r["measured"]), "e2e_p50_us": float(r["p50_us"]), "e2e_p99_us": float(r["p99_us"]),
+                  "e2e_p999_us": float(r["p999_us"]), "e2e_max_us": float(r["max_us"]),
+                  "bytes": int(r["sent"]) * RECORD_1K})
+        return m
+    return Load(name, desc, run, [(name, 1)])
+
+
+# The consume load reads the topic of the first measured produce load.
+BACKLOG_TOPIC = "produce-1k-acks1-p1"
+LOADS = [
+    # Not reported: brings the JVM's JIT (and both brokers' caches) to a steady state.
+    produce_load("warmup", "warm-up, 1 KiB acks=1, 8 partitions (not reported)", 8, 300_000, RECORD_1K, "1"),
+    produce_load(BACKLOG_TOPIC, "1 KiB, acks=1, 1 partition (also the consume backlog)", 1, BACKLOG_RECORDS, RECORD_1K, "1"),
+    consumer_perf_load("consume-perftest", "kafka-consumer-perf-test reads the 1-partition backlog (group)",
+                       BACKLOG_TOPIC),
+    consume_load("consume-assign", "Bench.java reads the 1-partition backlog with assign()", BACKLOG_TOPIC),
+    produce_load("produce-1k-acks1-p8", "1 KiB, acks=1, 8 partitions", 8, 1_000_000, RECORD_1K, "1"),
+    produce_load("produce-1k-acksall-p1", "1 KiB, acks=all (idempotent), 1 partition", 1, 1_000_000, RECORD_1K, "all"),
+    produce_load("produce-1k-acksall-p8", "1 KiB, acks=all (idempotent), 8 partitions", 8, 1_000_000, RECORD_1K, "all"),
+    produce_load("produce-100b-acks1-p1", "100 B, acks=1, 1 partition", 1, 4_000_000, RECORD_100, "1"),
+    e2e_load("e2e-java", f"end-to-end latency, Java client, {E2E_RATE} x 1 KiB/s, acks=1, linger.ms=0", "java"),
+    e2e_load("e2e-franz", f"end-to-end latency, franz-go client, {E2E_RATE} x 1 KiB/s, acks=1, no linger", "franz"),
+    produce_load("franz-1k-acks1-p1", "franz-go producer: 1 KiB, acks=1, 1 partition", 1, 1_500_000, RECORD_1K, "1",
+                 tool="franz"),
+    produce_load("franz-1k-acks1-p8", "franz-go producer: 1 KiB, acks=1, 8 partitions", 8, 1_500_000, RECORD_1K, "1",
+                 tool="franz"),
+    produce_load("produce-1k-acks1-p100", "1 KiB, acks=1, 100 partitions", 100, 1_000_000, RECORD_1K, "1"),
+    # Fewer records: both brokers run this one at a third of the 8-partition rate.
+    produce_load("produce-1k-acks1-p1000", "1 KiB, acks=1, 1000 partitions", 1000, 500_000, RECORD_1K, "1"),
+]
+
+
+# ---------------------------------------------------------------------------
+# one broker, all loads
+
+
+def run_broker(broker, wanted):
+    res = {"startup": [], "idle_rss_mib": [], "loads": {}, "errors": {}}
+    for run in range(1, STARTUPS + 1):
+        log(f"{broker.name}: start-up {run}/{STARTUPS}")
+        startup_s, idle_kib = broker.start(run)
+        res["startup"].append(startup_s)
+        res["idle_rss_mib"].append(idle_kib / 1024)
+        log(f"{broker.name}: answered Metadata after {startup_s * 1000:.0f} ms, idle RSS {idle_kib / 1024:.1f} MiB")
+        if run < STARTUPS:
+            broker.stop()
+    loads = [ld for ld in LOADS if not wanted or ld.name in wanted or ld.name == "warmup"]
+    try:
+        early = [t for ld in loads if ld.early for t in ld.topics]
+        if early:
+            log(f"{broker.name}: creating {len(early)} topics")
+            create_topics(broker, "topics", early)
+        for ld in loads:
+            os.sync()
+            log(f"{broker.name}: {ld.name}: {ld.desc}")
+            try:
+                if not ld.early and ld.topics:
+                    create_topics(broker, ld.name, ld.topics)
+                m = ld.run(broker)
+            except (ClientError, subprocess.CalledProcessError) as e:
+                log(f"{broker.name}: {ld.name} FAILED: {e}")
+                res["errors"][ld.name] = str(e)
+                if not broker.alive():
+                    break
+                continue
+            if m.get("bytes") and "broker_cpu_s" in m:
+                m["broker_cpu_s_per_gb"] = m["broker_cpu_s"] / (m["bytes"] / GB)
+            if ld.name != "warmup":
+                res["loads"][ld.name] = m
+            summary = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in m.items())
+            log(f"{broker.name}: {ld.name}: {summary}")
+        res["final_hwm_mib"] = status_kib(broker.pid, "VmHWM") / 1024 if broker.alive() else None
+    finally:
+        if broker.alive():
+            broker.stop()
+        else:
+            res["errors"]["broker"] = f"{broker.name} exited with {broker.proc.returncode}; see {broker.logfile}"
+        # Keep the broker's log; the partition data is deleted to free the disk.
+        if broker.datadir is not None:
+            shutil.rmtree(broker.datadir, ignore_errors=True)
+    return res
+
+
+# ---------------------------------------------------------------------------
+# report
+
+# (metric key, label, unit-ish format, higher is better)
+PRODUCE_METRICS = [
+    ("records_per_s", "records/s", "{:,.0f}", True),
+    ("mib_per_s", "MiB/s", "{:.1f}", True),
+    ("lat_p50_ms", "produce latency p50 (ms)", "{:.0f}", False),
+    ("lat_p99_ms", "produce latency p99 (ms)", "{:.0f}", False),
+    ("lat_p999_ms", "produce latency p99.9 (ms)", "{:.0f}", False),
+    ("broker_cpu_s", "broker CPU (s)", "{:.1f}", False),
+    ("broker_cpu_s_per_gb", "broker CPU s per GB", "{:.2f}", False),
+    ("client_cpu_s", "client CPU (s)", "{:.1f}", False),
+    ("broker_hwm_mib", "broker peak RSS so far (MiB)", "{:.0f}", False),
+]
+CONSUME_METRICS = [m for m in PRODUCE_METRICS if not m[0].startswith("lat_")]
+CONSUME_METRICS[1:1] = [
+    ("records_per_s_with_join", "records/s including the group join", "{:,.0f}", True),
+    ("group_join_ms", "group join (ms)", "{:,.0f}", False),
+]
+# How much else ran meanwhile: the noise floor of the row above.
+NOISE_METRICS = [
+    ("other_cpu_s", "other processes' CPU (s)", "{:.1f}", False),
+    ("cpu_pressure_pct", "CPU pressure, some (%)", "{:.0f}", False),
+]
+E2E_METRICS = [
+    ("e2e_p50_us", "end-to-end p50 (µs)", "{:,.0f}", False),
+    ("e2e_p99_us", "end-to-end p99 (µs)", "{:,.0f}", False),
+    ("e2e_p999_us", "end-to-end p99.9 (µs)", "{:,.0f}", False),
+    ("e2e_max_us", "end-to-end max (µs)", "{:,.0f}", False),
+    ("broker_cpu_s", "broker CPU (s)", "{:.1f}", False),
+    ("broker_hwm_mib", "broker peak RSS so far (MiB)", "{:.0f}", False),
+]
+
+
+def rows(results, names):
+    """(load, metric, fjord, kafka, ratio, higher_is_better, fmt) for every measured value."""
+    out = []
+    f, k = results.get("fjord", {}), results.get("kafka", {})
+
+    def add(load, label, fv, kv, fmt, hib):
+        ratio = fv / kv if fv is not None and kv not in (None, 0) else None
+        out.append((load, label, fv, kv, ratio, hib, fmt))
+
+    def med(r, key):
+        return statistics.median(r[key]) if r.get(key) else None
+
+    add("start-up", "process start to first Metadata (ms)",
+        med(f, "startup") and med(f, "startup") * 1000, med(k, "startup") and med(k, "startup") * 1000, "{:,.0f}", False)
+    add("start-up", "idle RSS (MiB)", med(f, "idle_rss_mib"), med(k, "idle_rss_mib"), "{:.1f}", False)
+    for name in names:
+        if name == "warmup":
+            continue
+        fm = f.get("loads", {}).get(name)
+        km = k.get("loads", {}).get(name)
+        if name.startswith("e2e"):
+            metrics = E2E_METRICS
+        elif name.startswith("consume"):
+            metrics = CONSUME_METRICS
+        else:
+            metrics = PRODUCE_METRICS
+        metrics = metrics + NOISE_METRICS
+        for key, label, fmt, hib in metrics:
+            fv = fm.get(key) if fm else None
+            kv = km.get(key) if km else None
+            if fv is None and kv is None:
+                continue
+            add(name, label, fv, kv, fmt, hib)
+    add("whole run", "broker peak RSS, VmHWM (MiB)", f.get("final_hwm_mib"), k.get("final_hwm_mib"), "{:.0f}", False)
+    return out
+
+
+def fmt_value(v, fmt):
+    if v is None:
+        return "—"
+    return fmt.format(v)
+
+
+def fmt_ratio(r):
+    if r is None:
+        return "—"
+    return f"{r:.3f}" if r < 0.1 else f"{r:.2f}"
+
+
+def load_metric(results, broker, load, key):
+    return results.get(broker, {}).get("loads", {}).get(load, {}).get(key)
+
+
+def targets(results):
+    """The issue's targets: (target, measured, met?)."""
+    out = []
+
+    def ratio(load, key):
+        f, k = load_metric(results, "fjord", load, key), load_metric(results, "kafka", load, key)
+        return f / k if f is not None and k else None
+
+    for load in ["produce-1k-acks1-p1", "produce-1k-acks1-p8", "produce-1k-acksall-p1", "produce-1k-acksall-p8",
+                 "produce-100b-acks1-p1", "franz-1k-acks1-p1", "franz-1k-acks1-p8"]:
+        r = ratio(load, "records_per_s")
+        out.append((f"produce throughput ≥ 1.5× Kafka ({load})", r, r is not None and r >= 1.5, "×"))
+    for load in ["consume-perftest", "consume-assign"]:
+        r = ratio(load, "records_per_s")
+        out.append((f"consume throughput ≥ 1.5× Kafka ({load})", r, r is not None and r >= 1.5, "×"))
+    for load in ["produce-1k-acks1-p1", "produce-1k-acks1-p8", "produce-1k-acksall-p8", "franz-1k-acks1-p8"]:
+        f, k = (load_metric(results, b, load, "broker_cpu_s_per_gb") for b in ("fjord", "kafka"))
+        r = f / k if f is not None and k else None
+        out.append((f"broker CPU s per GB produced ≤ 0.5× Kafka ({load})", r, r is not None and r <= 0.5, "×"))
+    for load in ["e2e-franz", "e2e-java"]:
+        r = ratio(load, "e2e_p99_us")
+        out.append((f"end-to-end p99 ≤ 0.5× Kafka ({load})", r, r is not None and r <= 0.5, "×"))
+    fi, ki = results.get("fjord", {}).get("idle_rss_mib"), results.get("kafka", {}).get("idle_rss_mib")
+    r = statistics.median(fi) / statistics.median(ki) if fi and ki else None
+    out.append(("idle RSS ≤ 0.1× Kafka", r, r is not None and r <= 0.1, "×"))
+    fs, ks = results.get("fjord", {}).get("startup"), results.get("kafka", {}).get("startup")
+    r = statistics.median(fs) / statistics.median(ks) if fs and ks else None
+    out.append(("start-up time ≤ 0.05× Kafka", r, r is not None and r <= 0.05, "×"))
+    for b in ("fjord", "kafka"):
+        p8 = load_metric(results, b, "produce-1k-acks1-p8", "records_per_s")
+        p1000 = load_metric(results, b, "produce-1k-acks1-p1000", "records_per_s")
+        r = p1000 / p8 if p8 and p1000 is not None else None
+        label = "fjord" if b == "fjord" else "Kafka (for reference)"
+        out.append((f"{label}: 1,000-partition throughput within 20% of 8 partitions (1000p / 8p)", r,
+                    r is not None and r >= 0.8, "×"))
+    return out
+
+
+def write_report(results, info, settings, names, elapsed_s, finished=None):
+    table = rows(results, names)
+    lines = ["| load | metric | fjord | kafka | fjord/kafka |", "|---|---|---:|---:|---:|"]
+    csv = ["load,metric,fjord,kafka,ratio_fjord_over_kafka,higher_is_better"]
+    for load, label, fv, kv, r, hib, fmt in table:
+        lines.append(f"| {load} | {label} | {fmt_value(fv, fmt)} | {fmt_value(kv, fmt)} | {fmt_ratio(r)} |")
+        csv.append(",".join([load, '"' + label + '"', "" if fv is None else f"{fv:.6g}", "" if kv is None else f"{kv:.6g}",
+                             "" if r is None else f"{r:.6g}", "1" if hib else "0"]))
+    tgt = ["| target | fjord/kafka | met |", "|---|---:|---|"]
+    for label, r, met, _unit in targets(results):
+        tgt.append(f"| {label} | {fmt_ratio(r)} | {'yes' if met else ('no' if r is not None else 'not measured')} |")
+    errors = []
+    for b in ("fjord", "kafka"):
+        for load, e in results.get(b, {}).get("errors", {}).items():
+            errors.append(f"- **{b} / {load}**: {e}")
+    md = [
+        "# fjord vs Apache Kafka: `make bench-compare`",
+        "",
+        f"Run finished {finished or time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {elapsed_s / 60:.1f} minutes. "
+        "Ratios are fjord divided by Kafka, from this single run. On a shared machine throughput and latency "
+        "ratios swing with whatever else runs (see `other processes' CPU` per load); broker CPU per GB, "
+        "RSS and start-up are the steady figures.",
+        "",
+        "## Results",
+        "",
+        *lines,
+        "",
+        "## Targets (issue 5)",
+        "",
+        *tgt,
+        "",
+    ]
+    if errors:
+        md += ["## Failures", "", *errors, ""]
+    md += ["## Machine", ""] + [f"- {k}: {v}" for k, v in info.items()] + ["", "## Settings", ""] + \
+        [f"- {s}" for s in settings] + [""]
+    (OUT / "compare.md").write_text("\n".join(md))
+    (OUT / "compare.csv").write_text("\n".join(csv) + "\n")
+    width = max(len(load) for load, *_ in table) if table else 10
+    mw = max(len(label) for _, label, *_ in table) if table else 10
+    print(f"{'load':<{width}}  {'metric':<{mw}}  {'fjord':>12}  {'kafka':>12}  {'fjord/kafka':>11}")
+    for load, label, fv, kv, r, hib, fmt in table:
+        print(f"{load:<{width}}  {label:<{mw}}  {fmt_value(fv, fmt):>12}  {fmt_value(kv, fmt):>12}  {fmt_ratio(r):>11}")
+    print()
+    for label, r, met, _ in targets(results):
+        print(f"{'MET   ' if met else 'MISSED' if r is not None else 'N/A   '} {label}: {fmt_ratio(r)}")
+    for e in errors:
+        print(e)
+
+
+def settings_text():
+    counts = "; ".join(f"{ld.name} {ld.records:,}" for ld in LOADS if ld.records)
+    backlog_gib = scaled(BACKLOG_RECORDS) * RECORD_1K / (1 << 30)
+    return [
+        "Broker pinned with `taskset -c 0` from its first instruction (so the JVM and tokio both see one CPU); "
+        "every load generator pinned with `taskset -c 1`. Nothing else is pinned: other users of the machine "
+        "share both CPUs, which the row `other processes' CPU` shows (all non-idle CPU time of the machine minus "
+        "broker and client, so it includes kernel threads such as page-cache writeback). `CPU pressure` is "
+        "/proc/pressure/cpu `some`: the share of time any task waited for a CPU, including the broker's and "
+        "client's own threads queueing on their single CPU.",
+        "Apache Kafka " + KAFKA_VERSION + ": single node, KRaft combined mode (process.roles=broker,controller), "
+        "server.properties as compat/lib/kafka-start.sh writes it (replication factors 1), Kafka's defaults "
+        "otherwise; JVM flags of kafka-server-start.sh: `" + " ".join(KAFKA_JVM) + "`. Start-up excludes "
+        "`kafka-storage format`, which runs before the timed start.",
+        "fjord: target/release/fjord, embedded defaults plus listeners/advertised.listeners/log.dirs/node.id overrides.",
+        "Each broker's data dir is fresh, under target/bench/data/ (same disk for both); brokers run one after the "
+        f"other ({os.environ.get('BENCH_BROKERS', 'kafka,fjord')}); `sync` before every load.",
+        f"Start-up: median of {STARTUPS} fresh starts; time from spawning the process to the first Metadata v4 "
+        "response naming a broker (probed every 5 ms); idle RSS is VmRSS 2 s later.",
+        "Produce loads: org.apache.kafka.tools.ProducerPerformance (kafka-producer-perf-test) "
+        f"`--throughput -1 --producer-props acks=… {' '.join(PRODUCE_PROPS)}`, client JVM `{' '.join(CLIENT_JVM[:-1])}`; "
+        "acks=all leaves the Java default enable.idempotence=true; acks=1 turns idempotence off. "
+        "The tool's MB/s is MiB/s. Produce latency is the tool's send-to-ack latency (ms), mostly client-side "
+        "queueing at an unthrottled rate. Topics (Admin, replication factor 1) of up to 8 partitions are created "
+        "together before the first load, the 100- and 1,000-partition topics right before their loads. "
+        "A 300,000-record warm-up (8 partitions) runs first and is not reported.",
+        f"Record counts (BENCH_SCALE={SCALE * 100:.0f}%): {counts}.",
+        f"Consume: both loads read the whole 1-partition topic of the first load, {backlog_gib:.2f} GiB, mostly "
+        "from the page cache. `consume-perftest`: org.apache.kafka.tools.ConsumerPerformance "
+        "(kafka-consumer-perf-test, its defaults: a new group, 1 MiB fetch size, from the earliest offset); "
+        "records/s and MiB/s are its fetch-phase figures (fetch.nMsg.sec, fetch.MB.sec), which exclude the "
+        "group join. `consume-assign`: benches/compare/java/Bench.java `consume` (KafkaConsumer, assign() + "
+        "seekToBeginning, no group, consumer defaults), timed from the first poll.",
+        f"End-to-end: one producer (acks=1, no linger, no compression) at {E2E_RATE} records/s of 1 KiB to one "
+        "partition, send time in the value, one consumer (assign(), from the end) in the same process, so both "
+        f"ends read one clock; {E2E_WARMUP_S} s warm-up, then {E2E_MEASURE_S} s measured. `e2e-java`: Bench.java with "
+        "kafka-clients 4.1 (consumer defaults: fetch.min.bytes=1, fetch.max.wait.ms=500); `e2e-franz`: "
+        "benches/compare/franz with franz-go v1.22.3 (a lighter client on the shared CPU).",
+        "franz-go produce rows: benches/compare/franz, linger 5 ms, 128 KiB batches, no compression, acks=1 "
+        "with idempotence off; latency is Produce call to promise.",
+        "Broker CPU: utime+stime of the broker process from /proc/<pid>/stat around the client run (including "
+        "the client JVM's start-up, when the broker idles). CPU per GB: divided by record payload bytes / 1e9. "
+        "Client CPU: the load generator's own user+system time. RSS: VmRSS/VmHWM of /proc/<pid>/status.",
+    ]
+
+
+def report_only():
+    """Rewrites the report from target/bench/results.json (after editing the
+    report code, without measuring again)."""
+    saved = json.loads((OUT / "results.json").read_text())
+    names = [ld.name for ld in LOADS]
+    finished = saved.get("finished") or time.strftime(
+        "%Y-%m-%d %H:%M:%S %Z", time.localtime((OUT / "results.json").stat().st_mtime))
+    write_report(saved["results"], saved["machine"], settings_text(), names, saved.get("elapsed_s", 0), finished)
+    return 0
+
+
+def main():
+    if sys.argv[1:] == ["--report"]:
+        return report_only()
+    for d in (OUT, LOGS, DATA):
+        d.mkdir(parents=True, exist_ok=True)
+    wanted = [x for x in os.environ.get("BENCH_LOADS", "").split(",") if x]
+    names = [ld.name for ld in LOADS if not wanted or ld.name in wanted]
+    order = [b for b in os.environ.get("BENCH_BROKERS", "kafka,fjord").split(",") if b]
+    info = machine()
+    log(f"machine: {info}")
+    t0 = time.monotonic()
+    results = {}
+    brokers = {"kafka": Kafka, "fjord": Fjord}
+    current = None
+
+    def on_signal(signum, _frame):
+        if current is not None:
+            current.stop(delete_data=False)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    for b in order:
+        current = brokers[b]()
+        try:
+            results[b] = run_broker(current, wanted)
+        except RuntimeError as e:
+            log(f"{b}: {e}")
+            results[b] = {"errors": {"start": str(e)}}
+            current.stop()
+        current = None
+    elapsed = time.monotonic() - t0
+    finished = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    (OUT / "results.json").write_text(json.dumps({"machine": info, "results": results, "elapsed_s": elapsed,
+                                                  "finished": finished}, indent=1))
+    write_report(results, info, settings_text(), names, elapsed, finished)
+    log(f"done in {elapsed / 60:.1f} minutes; wrote {OUT / 'compare.md'} and {OUT / 'compare.csv'}")
+    failed = any(r.get("errors") for r in results.values())
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
