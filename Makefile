@@ -7,7 +7,7 @@ SUITES ?=
 TARGET ?= fjord
 BENCH_ARGS ?=
 
-.PHONY: all build run test lint compat compat-kafka bench bench-compare clean
+.PHONY: all build run test lint compat bench bench-compare clean
 
 all: build
 
