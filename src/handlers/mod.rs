@@ -89,6 +89,12 @@ macro_rules! apis {
                         .map_err(|e| HandlerError(format!("malformed {:?} v{version} request: {e}", api)))?;
                     match $handler(ctx, request).await? {
                         Some(response) => {
+                            // One allocation for the whole response: a Fetch
+                            // response of megabytes would otherwise grow and
+                            // copy its buffer several times.
+                            if let Ok(size) = response.compute_size(version) {
+                                out.reserve(size);
+                            }
                             response
                                 .encode(out, version)
                                 .map_err(|e| HandlerError(format!("cannot encode {:?} v{version} response: {e}", api)))?;
