@@ -376,6 +376,11 @@ impl Group {
         timers
     }
 
+    /// KIP-345: a static member restarting under a new member id takes its
+    /// old place. Kafka's `updateStaticMemberAndRebalance`: in Stable, no
+    /// rebalance unless the group's protocol for the next generation would
+    /// change; the answer names the leader as it was before the swap, so a
+    /// restarted leader does not run the assignor again.
     fn replace_static_member(
         &mut self,
         old_id: &str,
@@ -387,10 +392,9 @@ impl Group {
         let mut timers = Vec::new();
         let new_id = Self::new_member_id(&req.client_id);
         let seq = self.seq_of(old_id).expect("static member exists");
-        let unchanged;
+        let leader_before = self.leader_id.clone().unwrap_or_default();
         {
             let m = self.members.get_mut(&seq).expect("present");
-            unchanged = m.protocols == req.protocols;
             // The old process is fenced: its pending calls learn it.
             if let Some(tx) = m.awaiting_join.take() {
                 let _ = tx.send(JoinResult::error(ResponseError::FencedInstanceId, old_id));
@@ -408,11 +412,10 @@ impl Group {
         if self.leader_id.as_deref() == Some(old_id) {
             self.leader_id = Some(new_id.clone());
         }
-        if self.state == GroupState::Stable && unchanged {
-            // KIP-345: a static member restarting with the same
-            // subscription gets its old assignment back, no rebalance.
+        if self.state == GroupState::Stable && self.select_protocol() == self.protocol_name {
             let mut result = self.join_result_for(&new_id);
             result.members.clear();
+            result.leader = leader_before;
             let _ = reply.send(result);
             timers.extend(self.touch(&new_id, now_ms));
             return timers;

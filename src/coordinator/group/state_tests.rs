@@ -247,11 +247,16 @@ fn static_member_restart_skips_rebalance_and_duplicate_is_fenced() {
         vec![(first.member_id.clone(), Bytes::from_static(b"x"))],
     );
     assert_eq!(g.state, GroupState::Stable);
-    // Same instance id, new process: new member id, same generation, no rebalance.
-    let (mut rx, _) = join(&mut g, req("", Some("i-1"), &["range"]), 1);
+    // Same instance id, new process, even with different subscription bytes
+    // (the Java consumer's carry its last generation): new member id, same
+    // generation, no rebalance, and the leader named as before the restart.
+    let mut restarted = req("", Some("i-1"), &["range"]);
+    restarted.protocols[0].1 = Bytes::from_static(b"range-with-new-user-data");
+    let (mut rx, _) = join(&mut g, restarted, 1);
     let second = rx.try_recv().unwrap();
     assert_eq!(second.generation_id, 1);
     assert_ne!(second.member_id, first.member_id);
+    assert_eq!(second.leader, first.member_id, "the restarted leader does not reassign");
     assert_eq!(g.state, GroupState::Stable);
     let (mut srx, _) = sync(&mut g, &second.member_id, 1, vec![]);
     assert_eq!(srx.try_recv().unwrap().assignment, Bytes::from_static(b"x"));
