@@ -22,9 +22,9 @@
 # checked with Spark. RESULT lines on stdout, the rest on stderr.
 #
 # Env: COMPAT_TARGET (fjord|kafka, from compat/run; on fjord a case whose
-# failure is the broker lacking a consumer-group or transaction API is
-# xfail, any other failure is fail), COMPAT_SPARK_CASE_TIMEOUT_S (bound of
-# one Spark query, default 120).
+# failure is the broker lacking a transaction API is xfail, any other
+# failure is fail), COMPAT_SPARK_CASE_TIMEOUT_S (bound of one Spark query,
+# default 120).
 set -uo pipefail
 
 if [ $# -ne 1 ]; then

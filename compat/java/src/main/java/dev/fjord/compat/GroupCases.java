@@ -16,17 +16,17 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 
 /**
- * Consumer groups (classic protocol) and committed offsets. fjord's group
- * coordinator is not built yet, so these are expected to fail on fjord.
+ * Consumer groups (classic protocol) and committed offsets. Ordinary cases on
+ * both targets: fjord implements the classic group protocol.
  */
 final class GroupCases {
     private GroupCases() {}
 
     static List<Case> all() {
         return List.of(
-                Case.xfailOnFjord("group-subscribe-commit", 90, GroupCases::subscribeCommit),
-                Case.xfailOnFjord("group-commit-committed", 60, GroupCases::commitCommitted),
-                Case.xfailOnFjord("group-admin-offsets", 60, GroupCases::adminOffsets));
+                Case.of("group-subscribe-commit", 90, GroupCases::subscribeCommit),
+                Case.of("group-commit-committed", 60, GroupCases::commitCommitted),
+                Case.of("group-admin-offsets", 60, GroupCases::adminOffsets));
     }
 
     static Map<String, Object> groupConfig(String groupId) {
