@@ -13,7 +13,7 @@ use bytes::Bytes;
 use super::batch::{self, BatchHeader, ATTR_TIMESTAMP_TYPE_LOG_APPEND, HEADER_SIZE};
 use super::config::LogConfig;
 use super::producer_state::{BatchMetadata, Check, ProducerStateManager};
-use super::segment::{file_name, Segment};
+use super::segment::Segment;
 use super::LogError;
 
 const LOG_START_OFFSET_FILE: &str = "log-start-offset";
@@ -505,10 +505,6 @@ impl PartitionLog {
     pub fn producer_count(&self) -> usize {
         self.producers.len()
     }
-
-    pub fn segment_file_name(base: i64) -> String {
-        file_name(base, "log")
-    }
 }
 
 /// Reads `len` bytes at `position` into a fresh buffer without zeroing it
@@ -609,7 +605,7 @@ mod tests {
         log.append(&batch(2, -1, -1, -1, 5), 0, 10).unwrap();
         log.append(&batch(2, -1, -1, -1, 5), 0, 10).unwrap();
         drop(log);
-        let path = dir.path().join(file_name(0, "log"));
+        let path = dir.path().join(super::super::segment::file_name(0, "log"));
         let len = std::fs::metadata(&path).unwrap().len();
         let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         f.set_len(len - 7).unwrap();
