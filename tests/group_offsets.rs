@@ -74,3 +74,55 @@ async fn offsets_survive_restart_and_replay_is_checkpointed() {
         assert_eq!(o.metadata, format!("round-{}", rounds - 1));
     }
 }
+
+/// offsets.retention.minutes: an Empty group's offsets expire once the
+/// group has been Empty and the offsets uncommitted for the retention; a
+/// group left with no offsets is removed (Kafka's cleanupGroupMetadata),
+/// and neither comes back when `__consumer_offsets` is replayed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_offsets_and_their_empty_group_are_removed_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::open(config(dir.path())).unwrap();
+    broker.ensure_offsets_topic().unwrap();
+    let retention_ms = broker.groups.config.offsets_retention_ms;
+    let now = fjord::broker::now_ms();
+    let commit = |group: &str, partition: i32, at_ms: i64| {
+        let offset = CommittedOffset {
+            offset: 42,
+            leader_epoch: -1,
+            metadata: String::new(),
+            commit_timestamp_ms: at_ms,
+        };
+        broker
+            .groups
+            .commit(group, "", None, -1, vec![(("events".to_string(), partition), offset)])
+            .unwrap();
+    };
+    commit("old-group", 0, now);
+    commit("old-group", 1, now);
+    commit("mixed-group", 0, now);
+    commit("mixed-group", 1, now + retention_ms);
+
+    // Before the retention has passed nothing expires.
+    broker.groups.expire_offsets(now + retention_ms - 1);
+    assert_eq!(broker.groups.list().len(), 2);
+
+    broker.groups.expire_offsets(now + retention_ms + 1);
+    let groups: Vec<String> = broker.groups.list().into_iter().map(|g| g.0).collect();
+    assert_eq!(
+        groups,
+        vec!["mixed-group".to_string()],
+        "old-group lost its last offsets"
+    );
+    let mixed = broker.groups.fetch_offsets("mixed-group", None);
+    assert_eq!(mixed.len(), 1, "only the recent commit is left: {mixed:?}");
+    assert_eq!(mixed[0].1, 1);
+
+    broker.shutdown();
+    drop(broker);
+    let broker = Broker::open(config(dir.path())).unwrap();
+    let groups: Vec<String> = broker.groups.list().into_iter().map(|g| g.0).collect();
+    assert_eq!(groups, vec!["mixed-group".to_string()]);
+    assert!(broker.groups.fetch_offsets("old-group", None).is_empty());
+    assert_eq!(broker.groups.fetch_offsets("mixed-group", None).len(), 1);
+}

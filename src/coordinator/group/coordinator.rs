@@ -607,23 +607,31 @@ impl GroupCoordinator {
             .values()
             .cloned()
             .collect();
+        let mut dead = Vec::new();
         for g in groups {
             let group_id = g.lock().expect("group lock is never poisoned").group_id.clone();
             let mut writer = self.writer(&group_id);
             let mut g = g.lock().expect("group lock is never poisoned");
-            if g.state != GroupState::Empty || now - g.state_timestamp_ms < self.config.offsets_retention_ms {
+            if g.state != GroupState::Empty {
                 continue;
             }
-            let expired: Vec<(String, i32)> = g
-                .offsets
-                .iter()
-                .filter(|(_, o)| now - o.commit_timestamp_ms >= self.config.offsets_retention_ms)
-                .map(|(k, _)| k.clone())
-                .collect();
-            if expired.is_empty() {
+            let retention_ms = self.config.offsets_retention_ms;
+            let expired: Vec<(String, i32)> = if now - g.state_timestamp_ms < retention_ms {
+                Vec::new()
+            } else {
+                g.offsets
+                    .iter()
+                    .filter(|(_, o)| now - o.commit_timestamp_ms >= retention_ms)
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            };
+            // Kafka's cleanupGroupMetadata: an Empty group left without
+            // offsets is removed too (Dead, with a group tombstone).
+            let remove_group = expired.len() == g.offsets.len();
+            if expired.is_empty() && !remove_group {
                 continue;
             }
-            let tombstones = expired
+            let mut tombstones: Vec<_> = expired
                 .iter()
                 .map(|(t, p)| {
                     let key = RecordKey::Offset {
@@ -634,12 +642,29 @@ impl GroupCoordinator {
                     (key.encode(), None)
                 })
                 .collect();
+            if remove_group {
+                tombstones.push((
+                    RecordKey::Group {
+                        group: group_id.clone(),
+                    }
+                    .encode(),
+                    None,
+                ));
+            }
             if self.append(&mut writer, &group_id, tombstones).is_ok() {
-                tracing::info!(group = %group_id, partitions = expired.len(), "expired committed offsets");
+                tracing::info!(group = %group_id, partitions = expired.len(), removed = remove_group, "expired committed offsets");
                 for k in expired {
                     g.offsets.remove(&k);
                 }
+                if remove_group {
+                    g.mark_dead(now);
+                    dead.push(group_id);
+                }
             }
+        }
+        let mut map = self.groups.lock().expect("group map lock is never poisoned");
+        for group_id in dead {
+            map.remove(&group_id);
         }
     }
 

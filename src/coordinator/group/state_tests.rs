@@ -334,3 +334,39 @@ fn calls_during_a_rebalance_are_told_so() {
     let (mut rx, _) = join(&mut g, req(&a, Some("someone-else"), &["range"]), 0);
     assert_eq!(rx.try_recv().unwrap().error, Some(ResponseError::FencedInstanceId));
 }
+
+/// Empty -> Dead (DeleteGroups, or the last offsets expiring): every call
+/// after that is told to find the coordinator again, as Kafka's classic
+/// coordinator answers a group that is being removed.
+#[test]
+fn dead_group_refuses_every_call() {
+    let (mut g, a) = stable_group_of_one();
+    g.leave(&a, None, &cfg(), 5);
+    assert_eq!(g.state, GroupState::Empty);
+    g.mark_dead(6);
+    assert_eq!(g.state, GroupState::Dead);
+    let (mut rx, _) = join(&mut g, req("", None, &["range"]), 7);
+    assert_eq!(
+        rx.try_recv().unwrap().error,
+        Some(ResponseError::CoordinatorNotAvailable)
+    );
+    let (mut rx, stable) = sync(&mut g, &a, 2, vec![]);
+    assert!(!stable);
+    assert_eq!(
+        rx.try_recv().unwrap().error,
+        Some(ResponseError::CoordinatorNotAvailable)
+    );
+    assert_eq!(
+        g.heartbeat(&a, None, 2, 7).0,
+        Some(ResponseError::CoordinatorNotAvailable)
+    );
+    assert_eq!(
+        g.leave(&a, None, &cfg(), 7).0,
+        Some(ResponseError::CoordinatorNotAvailable)
+    );
+    assert_eq!(
+        g.check_commit("", None, -1, 7).unwrap_err(),
+        ResponseError::CoordinatorNotAvailable
+    );
+    assert_eq!(g.state, GroupState::Dead, "nothing brings a dead group back");
+}
