@@ -80,6 +80,15 @@ E2E_RATE = 5000
 E2E_WARMUP_S = 5
 E2E_MEASURE_S = 20
 CLIENT_TIMEOUT_S = 300
+# After a load its topics are deleted (Kafka with file.delete.delay.ms=0) and
+# the brokers get this long to unlink the files. On this kind of VM (guest
+# memory handed back to the host through free page reporting) a page-cache
+# page that lands in memory the host has taken back costs a host fault on
+# first write: writing 1.5 GB with dd costs 0.5 s of system time while the
+# page cache reuses freed pages and 5-6 s once it grows into fresh memory.
+# Without the deletion each broker's later loads pay that, by how much
+# depending on the run, which swamped the brokers' own CPU per GB.
+DELETE_SETTLE_S = 2
 
 
 def scaled(n):
@@ -280,7 +289,9 @@ class Kafka(Broker):
         while controller_port == self.port:
             controller_port = free_port()
         # The same settings as compat/lib/kafka-start.sh: single-node KRaft,
-        # combined mode, replication factors of 1, otherwise Kafka's defaults.
+        # combined mode, replication factors of 1, otherwise Kafka's defaults;
+        # file.delete.delay.ms=0 so deleted topics leave as soon as fjord's do
+        # (see DELETE_SETTLE_S).
         self.props_path().write_text(f"""process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}
@@ -298,6 +309,7 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+file.delete.delay.ms=0
 """)
         # A Kafka cluster id: 16 random bytes, URL-safe base64 without padding,
         # never starting with '-' (as kafka-storage random-uuid makes them).
@@ -392,6 +404,14 @@ def java_bench(*args):
     return [JAVA] + CLIENT_JVM + ["-cp", f"{BENCH_CLASSES}:{KAFKA_LIBS_CP}", "Bench"] + [str(a) for a in args]
 
 
+def delete_topics(broker, label, topics):
+    """Deletes topics and waits until they are gone, then gives the broker
+    DELETE_SETTLE_S to unlink their files (Kafka does that asynchronously)."""
+    out, _ = run_client(broker, f"delete-{label}", java_bench("delete-topics", f"127.0.0.1:{broker.port}", *topics))
+    time.sleep(DELETE_SETTLE_S)
+    return result_line(out)
+
+
 def create_topics(broker, label, topics):
     """Creates [(topic, partitions)] and waits until every partition answers."""
     out, _ = run_client(broker, f"create-{label}", java_bench("create-topics", f"127.0.0.1:{broker.port}",
@@ -444,9 +464,14 @@ class Load:
     other loads' topics at the start when `early`, else right before it (so
     that 100 and 1,000 partitions do not weigh on the loads before them)."""
 
-    def __init__(self, name, desc, run, topics=(), early=True, records=None):
+    def __init__(self, name, desc, run, topics=(), early=True, records=None, reads=()):
         self.name, self.desc, self.run, self.topics, self.early = name, desc, run, list(topics), early
         self.records = records
+        # Topics of other loads that this one reads (the consume backlog).
+        self.reads = list(reads)
+
+    def uses(self):
+        return {t for t, _ in self.topics} | set(self.reads)
 
 
 def produce_load(name, desc, partitions, records, size, acks, tool="java"):
@@ -465,7 +490,7 @@ def consume_load(name, desc, topic):
         m.update({"records": int(r["records"]), "records_per_s": float(r["records_per_s"]),
                   "mib_per_s": float(r["mib_per_s"]), "bytes": int(r["bytes"])})
         return m
-    return Load(name, desc, run)
+    return Load(name, desc, run, reads=[topic])
 
 
 def consumer_perf_load(name, desc, topic):
@@ -491,7 +516,7 @@ def consumer_perf_load(name, desc, topic):
                   "group_join_ms": float(row["rebalance.time.ms"]),
                   "bytes": int(float(row["data.consumed.in.MB"]) * (1 << 20))})
         return m
-    return Load(name, desc, run)
+    return Load(name, desc, run, reads=[topic])
 
 
 def e2e_load(name, desc, tool):
@@ -555,7 +580,7 @@ def run_broker(broker, wanted):
         if early:
             log(f"{broker.name}: creating {len(early)} topics")
             create_topics(broker, "topics", early)
-        for ld in loads:
+        for i, ld in enumerate(loads):
             os.sync()
             log(f"{broker.name}: {ld.name}: {ld.desc}")
             try:
@@ -574,6 +599,16 @@ def run_broker(broker, wanted):
                 res["loads"][ld.name] = m
             summary = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in m.items())
             log(f"{broker.name}: {ld.name}: {summary}")
+            # Topics no later load needs are deleted, so that page-cache
+            # growth does not carry from one load into the next (see
+            # DELETE_SETTLE_S).
+            later = set().union(*(x.uses() for x in loads[i + 1:]))
+            done = sorted(ld.uses() - later)
+            if done:
+                try:
+                    delete_topics(broker, ld.name, done)
+                except (ClientError, subprocess.CalledProcessError) as e:
+                    log(f"{broker.name}: deleting {done} after {ld.name} FAILED: {e}")
         res["final_hwm_mib"] = status_kib(broker.pid, "VmHWM") / 1024 if broker.alive() else None
     finally:
         if broker.alive():
@@ -778,7 +813,10 @@ def settings_text():
         "`kafka-storage format`, which runs before the timed start.",
         "fjord: target/release/fjord, embedded defaults plus listeners/advertised.listeners/log.dirs/node.id overrides.",
         "Each broker's data dir is fresh, under target/bench/data/ (same disk for both); brokers run one after the "
-        f"other ({os.environ.get('BENCH_BROKERS', 'kafka,fjord')}); `sync` before every load.",
+        f"other ({os.environ.get('BENCH_BROKERS', 'kafka,fjord')}); `sync` before every load. After each load the "
+        "topics no later load reads are deleted (Kafka runs with `file.delete.delay.ms=0`, the one setting added "
+        f"for the bench) and both brokers get {DELETE_SETTLE_S} s to unlink them, so a load's page-cache writes "
+        "reuse freed pages instead of VM memory the host has taken back (a host fault per first-written page).",
         f"Start-up: median of {STARTUPS} fresh starts; time from spawning the process to the first Metadata v4 "
         "response naming a broker (probed every 5 ms); idle RSS is VmRSS 2 s later.",
         "Produce loads: org.apache.kafka.tools.ProducerPerformance (kafka-producer-perf-test) "

@@ -33,6 +33,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *
  * <pre>
  *   Bench create-topics BOOTSTRAP TOPIC:PARTITIONS...
+ *   Bench delete-topics BOOTSTRAP TOPIC...
  *   Bench consume BOOTSTRAP TOPIC TIMEOUT_S
  *   Bench e2e BOOTSTRAP TOPIC RATE_PER_S RECORD_BYTES WARMUP_S MEASURE_S
  * </pre>
@@ -48,6 +49,12 @@ public final class Bench {
                     usage();
                 }
                 createTopics(args[1], Arrays.copyOfRange(args, 2, args.length));
+            }
+            case "delete-topics" -> {
+                if (args.length < 3) {
+                    usage();
+                }
+                deleteTopics(args[1], Arrays.copyOfRange(args, 2, args.length));
             }
             case "consume" -> {
                 need(args, 4);
@@ -69,7 +76,8 @@ public final class Bench {
     }
 
     private static void usage() {
-        System.err.println("usage: Bench create-topics BOOTSTRAP TOPIC:PARTITIONS... | consume BOOTSTRAP TOPIC TIMEOUT_S"
+        System.err.println("usage: Bench create-topics BOOTSTRAP TOPIC:PARTITIONS... | delete-topics BOOTSTRAP TOPIC..."
+                + " | consume BOOTSTRAP TOPIC TIMEOUT_S"
                 + " | e2e BOOTSTRAP TOPIC RATE_PER_S RECORD_BYTES WARMUP_S MEASURE_S");
         System.exit(2);
     }
@@ -111,6 +119,25 @@ public final class Bench {
         }
         System.out.printf("RESULT topics=%d partitions=%d seconds=%.3f%n", topics.size(), offsets.size(),
                 (System.nanoTime() - start) / 1e9);
+    }
+
+    /** Deletes topics and returns once the broker no longer lists them. */
+    private static void deleteTopics(String bootstrap, String[] topics) throws Exception {
+        Properties p = new Properties();
+        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        long start = System.nanoTime();
+        try (Admin admin = Admin.create(p)) {
+            admin.deleteTopics(Arrays.asList(topics)).all().get(120, TimeUnit.SECONDS);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (!java.util.Collections.disjoint(admin.listTopics().names().get(30, TimeUnit.SECONDS),
+                    Arrays.asList(topics))) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("topics still listed 120 s after their deletion");
+                }
+                Thread.sleep(100);
+            }
+        }
+        System.out.printf("RESULT topics=%d seconds=%.3f%n", topics.length, (System.nanoTime() - start) / 1e9);
     }
 
     private static Properties consumerProps(String bootstrap) {
