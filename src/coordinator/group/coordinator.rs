@@ -598,7 +598,8 @@ impl GroupCoordinator {
     }
 
     /// offsets.retention.minutes: offsets of groups that have been Empty
-    /// longer than the retention, and not committed within it, expire.
+    /// longer than the retention, and not committed within it, expire; an
+    /// Empty group left without offsets is removed.
     pub fn expire_offsets(&self, now: i64) {
         let groups: Vec<Arc<Mutex<Group>>> = self
             .groups
