@@ -88,8 +88,6 @@ public final class Bench {
      * moment before that leader accepts requests.
      */
     private static void createTopics(String bootstrap, String[] specs) throws Exception {
-        Properties p = new Properties();
-        p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         long start = System.nanoTime();
         List<NewTopic> topics = new ArrayList<>();
         Map<TopicPartition, OffsetSpec> offsets = new HashMap<>();
@@ -102,7 +100,7 @@ public final class Bench {
                 offsets.put(new TopicPartition(topic, i), OffsetSpec.latest());
             }
         }
-        try (Admin admin = Admin.create(p)) {
+        try (Admin admin = admin(bootstrap)) {
             admin.createTopics(topics).all().get(120, TimeUnit.SECONDS);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
             while (true) {
@@ -121,12 +119,16 @@ public final class Bench {
                 (System.nanoTime() - start) / 1e9);
     }
 
-    /** Deletes topics and returns once the broker no longer lists them. */
-    private static void deleteTopics(String bootstrap, String[] topics) throws Exception {
+    private static Admin admin(String bootstrap) {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        return Admin.create(p);
+    }
+
+    /** Deletes topics and returns once the broker no longer lists them. */
+    private static void deleteTopics(String bootstrap, String[] topics) throws Exception {
         long start = System.nanoTime();
-        try (Admin admin = Admin.create(p)) {
+        try (Admin admin = admin(bootstrap)) {
             admin.deleteTopics(Arrays.asList(topics)).all().get(120, TimeUnit.SECONDS);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
             while (!java.util.Collections.disjoint(admin.listTopics().names().get(30, TimeUnit.SECONDS),
