@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 var (
@@ -711,6 +712,111 @@ func init() {
 		_, listed := lg[group]
 		check(listed, "group %s missing from ListGroups", group)
 	})
+
+	// Issue 15: OffsetCommit requests pipelined on one connection must take
+	// effect in the order sent. Each commit is issued from its own goroutine
+	// as soon as the previous one is written (not answered), so a round's
+	// commits go out back to back in a known order with rising offsets; once
+	// all are answered, FetchOffsets must return the last. A broker that
+	// reorders them is caught only when the last commit of a burst loses the
+	// race, hence several rounds.
+	addCase("commit_pipelined_in_order", false, 60*time.Second, func(ctx context.Context, name string) {
+		const rounds, perRound = 5, 100
+		adm, done := newAdmin()
+		defer done()
+		t := topicName(name)
+		createTopic(ctx, adm, t, 1, nil)
+		pcl := newClient()
+		produceAll(ctx, pcl, t, rounds*perRound, 50, time.Time{})
+		closeBounded(pcl, 5*time.Second)
+		tds, err := adm.ListTopics(ctx, t)
+		must(err, "ListTopics")
+		topicID := tds[t].ID
+		group := "compat-franz-commit-order-" + runID
+
+		written := make(commitWrites, rounds*perRound)
+		cl := newClient(kgo.WithHooks(written))
+		defer closeBounded(cl, 5*time.Second)
+		cadm := kadm.NewClient(cl)
+		// Also finds the coordinator, so the commits below go straight out.
+		// (A fresh Kafka answers COORDINATOR_NOT_AVAILABLE while it creates
+		// __consumer_offsets.)
+		var offs kadm.OffsetResponses
+		for {
+			offs, err = cadm.FetchOffsets(ctx, group)
+			if err == nil || !errors.Is(err, kerr.CoordinatorNotAvailable) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				fail("FetchOffsets: %v", err)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		must(err, "FetchOffsets")
+		_, found := offs.Lookup(t, 0)
+		check(!found, "a new group already has a committed offset")
+
+		for round := 1; round <= rounds; round++ {
+			end := int64(round * perRound)
+			var wg sync.WaitGroup
+			errs := make(chan error, perRound)
+			for at := end - perRound + 1; at <= end; at++ {
+				req := kmsg.NewPtrOffsetCommitRequest()
+				req.Group = group
+				rt := kmsg.NewOffsetCommitRequestTopic()
+				rt.Topic = t
+				rt.TopicID = [16]byte(topicID) // OffsetCommit v10+ names topics by id
+				rp := kmsg.NewOffsetCommitRequestTopicPartition()
+				rp.Offset = at
+				rt.Partitions = append(rt.Partitions, rp)
+				req.Topics = append(req.Topics, rt)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					resp, err := req.RequestWith(ctx, cl)
+					if err == nil {
+						for _, rt := range resp.Topics {
+							for _, rp := range rt.Partitions {
+								if err == nil {
+									err = kerr.ErrorForCode(rp.ErrorCode)
+								}
+							}
+						}
+					}
+					if err != nil {
+						errs <- fmt.Errorf("commit of offset %d: %w", at, err)
+					}
+				}()
+				select {
+				case <-written:
+				case <-ctx.Done():
+					fail("round %d: the commit of offset %d was never written", round, at)
+				}
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				fail("%v", err)
+			}
+			offs, err := cadm.FetchOffsets(ctx, group)
+			must(err, "FetchOffsets")
+			must(offs.Error(), "FetchOffsets")
+			o, _ := offs.Lookup(t, 0)
+			check(o.At == end, "committed offset %d after round %d of %d pipelined OffsetCommits, want %d (the last one's)",
+				o.At, round, perRound, end)
+		}
+	})
+}
+
+// commitWrites is a kgo hook that signals every OffsetCommit request written
+// to a broker.
+type commitWrites chan struct{}
+
+func (w commitWrites) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == kmsg.OffsetCommit.Int16() && err == nil {
+		w <- struct{}{}
+	}
 }
 
 func waitConfig(ctx context.Context, adm *kadm.Client, topic string, want map[string]string) {

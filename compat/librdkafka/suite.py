@@ -547,6 +547,78 @@ def group_subscribe_commit(name):
             c.close()
 
 
+COMMIT_ROUNDS = 4
+COMMITS_PER_ROUND = 50
+
+
+@case(needs_group=True)
+def commit_async_in_order(name):
+    """commit(message=m, asynchronous=True) after every message (issue 15):
+    librdkafka sends each commit at once, so a round's commits go out
+    pipelined on the coordinator connection with rising offsets and must take
+    effect in the order sent; once every on_commit has fired, committed() is
+    the last message's offset + 1. (A bare commit(asynchronous=True) would
+    not do: it takes the stored offset when librdkafka's thread gets to it, so
+    a fast loop sends the first offset and then the last one 49 times.) A
+    broker that reorders commits is caught only when the last commit of a
+    burst loses the race, hence several rounds."""
+    t = topic_name(name)
+    create_topic(t, partitions=1)
+    done = {"callbacks": 0, "errors": []}
+
+    def on_commit(err, partitions):
+        done["callbacks"] += 1
+        if err is not None:
+            done["errors"].append(str(err))
+        for tp in partitions or []:
+            if tp.error is not None:
+                done["errors"].append("partition %d: %s" % (tp.partition, tp.error))
+
+    c = Consumer(client_conf(**{
+        "group.id": "compat-rdk-commit-async-" + RUN_ID,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "fetch.wait.max.ms": 100,
+        "on_commit": on_commit,
+    }))
+    try:
+        tp = TopicPartition(t, 0)
+        c.assign([tp])
+        # also finds the coordinator, so the first commit goes out at once
+        first = c.committed([tp], timeout=10)[0].offset
+        check(first < 0, "a new group already has committed offset %d" % first)
+        deadline = time.monotonic() + 60
+        issued = 0
+        next_offset = 0
+        for rnd in range(1, COMMIT_ROUNDS + 1):
+            # this round's messages are produced only now, so the waits for
+            # on_commit below never return messages of the next round
+            produce_all(client_conf(acks="all"), t, COMMITS_PER_ROUND, timeout=20)
+            end = next_offset + COMMITS_PER_ROUND
+            while next_offset < end:
+                check(time.monotonic() < deadline, "round %d: read up to offset %d of %d" % (rnd, next_offset, end))
+                m = c.poll(0.2)
+                if m is None:
+                    continue
+                check(m.error() is None, "consume error: %s" % m.error())
+                check(m.offset() == next_offset, "read offset %d, expected %d" % (m.offset(), next_offset))
+                next_offset += 1
+                c.commit(message=m, asynchronous=True)
+                issued += 1
+            # on_commit runs in poll()
+            while done["callbacks"] < issued:
+                check(time.monotonic() < deadline, "round %d: %d of %d on_commit callbacks fired" % (
+                    rnd, done["callbacks"], issued))
+                m = c.poll(0.05)
+                check(m is None, "message past the end of round %d" % rnd)
+            check(not done["errors"], "async commit failed: %s" % (done["errors"][:1],))
+            got = c.committed([tp], timeout=10)[0].offset
+            check(got == end, "committed() = %d after round %d of %d pipelined async commits, "
+                  "expected %d (the last one's offset)" % (got, rnd, COMMITS_PER_ROUND, end))
+    finally:
+        c.close()
+
+
 # --------------------------------------------------------------------------
 
 

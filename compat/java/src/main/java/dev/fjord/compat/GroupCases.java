@@ -7,12 +7,18 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.OffsetCommitCallback;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 
 /**
@@ -26,7 +32,8 @@ final class GroupCases {
         return List.of(
                 Case.of("group-subscribe-commit", 90, GroupCases::subscribeCommit),
                 Case.of("group-commit-committed", 60, GroupCases::commitCommitted),
-                Case.of("group-admin-offsets", 60, GroupCases::adminOffsets));
+                Case.of("group-admin-offsets", 60, GroupCases::adminOffsets),
+                Case.of("group-commit-async-in-order", 90, GroupCases::commitAsyncInOrder));
     }
 
     static Map<String, Object> groupConfig(String groupId) {
@@ -120,5 +127,71 @@ final class GroupCases {
                 .get(AdminCases.T, AdminCases.MS).get(group);
         Check.equal(group, d.groupId(), "described group id");
         Check.that(d.members().isEmpty(), "an assign()-only group has members: " + d.members());
+    }
+
+    static final int ASYNC_COMMIT_RECORDS = 1000;
+    static final int ASYNC_COMMITS_PER_POLL = 10;
+
+    /**
+     * commitAsync after every record (issue 15). The consumer sends each
+     * commit at once without waiting for the previous answer, so a poll's
+     * commits are pipelined on the coordinator connection; the broker must
+     * apply them in the order sent, so once their callbacks have run,
+     * committed() is the last record's offset + 1. A broker that reorders
+     * them is caught only when the last commit of a burst loses the race, so
+     * this checks after every poll: 100 bursts of 10.
+     */
+    static void commitAsyncInOrder(Ctx ctx) throws Exception {
+        String topic = ctx.createTopic("group-commit-async", 1);
+        TopicPartition tp = new TopicPartition(topic, 0);
+        KafkaProducer<byte[], byte[]> producer = ctx.producer();
+        for (int i = 0; i < ASYNC_COMMIT_RECORDS; i++) {
+            producer.send(new ProducerRecord<>(topic, 0, TestRecords.key(i), TestRecords.value(i, 20)));
+        }
+        producer.flush();
+        Map<String, Object> config = groupConfig(ctx.groupId("commit-async"));
+        config.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, ASYNC_COMMITS_PER_POLL);
+        KafkaConsumer<byte[], byte[]> consumer = ctx.consumer(config);
+        consumer.assign(List.of(tp));
+        // Also finds the coordinator, so the first commitAsync goes out at once.
+        Check.that(consumer.committed(Set.of(tp)).get(tp) == null, "a new group already has a committed offset");
+
+        AtomicInteger completed = new AtomicInteger();
+        AtomicReference<Exception> firstError = new AtomicReference<>();
+        OffsetCommitCallback callback = (offsets, e) -> {
+            if (e != null) {
+                firstError.compareAndSet(null, e);
+            }
+            completed.incrementAndGet();
+        };
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(75);
+        int issued = 0;
+        long next = 0;
+        while (next < ASYNC_COMMIT_RECORDS) {
+            Check.that(System.nanoTime() < deadline, "read up to offset " + next + " of " + ASYNC_COMMIT_RECORDS);
+            ConsumerRecords<byte[], byte[]> records = consumer.poll(Duration.ofMillis(200));
+            for (ConsumerRecord<byte[], byte[]> r : records) {
+                Check.equal(next, r.offset(), "offset read");
+                consumer.commitAsync(Map.of(tp, new OffsetAndMetadata(r.offset() + 1)), callback);
+                issued++;
+                next = r.offset() + 1;
+            }
+            if (records.isEmpty()) {
+                continue;
+            }
+            // Callbacks run in poll(); pausing keeps it from returning more records meanwhile.
+            consumer.pause(List.of(tp));
+            while (completed.get() < issued) {
+                Check.that(System.nanoTime() < deadline, completed.get() + " of " + issued + " commit callbacks ran");
+                Check.that(consumer.poll(Duration.ofMillis(10)).isEmpty(), "records of a paused partition");
+            }
+            consumer.resume(List.of(tp));
+            if (firstError.get() != null) {
+                throw new Check.Failure("commitAsync failed: " + firstError.get());
+            }
+            OffsetAndMetadata committed = consumer.committed(Set.of(tp)).get(tp);
+            Check.equal(next, committed == null ? null : committed.offset(), "committed offset after " + issued
+                    + " commitAsync calls, the last " + records.count() + " pipelined (the last one's offset)");
+        }
     }
 }
