@@ -20,7 +20,7 @@ use kafka_protocol::messages::{
     ApiKey, BrokerId, ConsumerProtocolAssignment, ConsumerProtocolSubscription, DeleteGroupsRequest,
     DescribeGroupsRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse,
     LeaveGroupRequest, ListGroupsRequest, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest,
-    SyncGroupRequest,
+    OffsetFetchResponse, SyncGroupRequest,
 };
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
@@ -32,7 +32,7 @@ use crate::ops::create_topic;
 
 /// No initial rebalance delay, so a lone member's join completes at once;
 /// few `__consumer_offsets` partitions, so the topic is quick to create.
-const GROUP_SETTINGS: &[(&str, &str)] = &[
+pub(crate) const GROUP_SETTINGS: &[(&str, &str)] = &[
     ("group.initial.rebalance.delay.ms", "0"),
     ("offsets.topic.num.partitions", "5"),
 ];
@@ -40,7 +40,7 @@ const SESSION_TIMEOUT_MS: i32 = 30_000;
 const PROTOCOL_TYPE: &str = "consumer";
 const ASSIGNOR: &str = "range";
 
-fn group_id(s: &str) -> GroupId {
+pub(crate) fn group_id(s: &str) -> GroupId {
     GroupId(str_bytes(s))
 }
 
@@ -73,11 +73,11 @@ fn assignment(topic: &str, partitions: &[i32]) -> Bytes {
 
 /// A member that has joined and synced: the group is Stable.
 #[derive(Clone, Debug)]
-struct Member {
-    group: String,
-    member_id: String,
-    generation_id: i32,
-    metadata: Bytes,
+pub(crate) struct Member {
+    pub(crate) group: String,
+    pub(crate) member_id: String,
+    pub(crate) generation_id: i32,
+    pub(crate) metadata: Bytes,
     assignment: Bytes,
 }
 
@@ -88,7 +88,7 @@ async fn start_group_broker() -> (TestBroker, Ctx) {
 }
 
 /// FindCoordinator v3, as a client does before any group request.
-async fn find_coordinator(c: &mut Client, group: &str) {
+pub(crate) async fn find_coordinator(c: &mut Client, group: &str) {
     let mut req = FindCoordinatorRequest::default();
     req.key = str_bytes(group);
     req.key_type = 0;
@@ -101,7 +101,7 @@ async fn find_coordinator(c: &mut Client, group: &str) {
     assert_eq!(resp.node_id, BrokerId(NODE_ID));
 }
 
-fn join_request(version: i16, group: &str, member_id: &str, metadata: &Bytes) -> JoinGroupRequest {
+pub(crate) fn join_request(version: i16, group: &str, member_id: &str, metadata: &Bytes) -> JoinGroupRequest {
     let mut p = JoinGroupRequestProtocol::default();
     p.name = str_bytes(ASSIGNOR);
     p.metadata = metadata.clone();
@@ -140,7 +140,7 @@ async fn join(c: &mut Client, version: i16, group: &str, metadata: &Bytes) -> Jo
 }
 
 /// A Stable one-member group subscribed to `topic` (JoinGroup v9, SyncGroup v5).
-async fn join_and_sync(c: &mut Client, group: &str, topic: &str) -> Member {
+pub(crate) async fn join_and_sync(c: &mut Client, group: &str, topic: &str) -> Member {
     find_coordinator(c, group).await;
     let metadata = subscription(&[topic]);
     let joined = join(c, 9, group, &metadata).await;
@@ -159,7 +159,7 @@ async fn join_and_sync(c: &mut Client, group: &str, topic: &str) -> Member {
     member
 }
 
-fn sync_request(version: i16, m: &Member, generation_id: i32, member_id: &str) -> SyncGroupRequest {
+pub(crate) fn sync_request(version: i16, m: &Member, generation_id: i32, member_id: &str) -> SyncGroupRequest {
     let mut a = SyncGroupRequestAssignment::default();
     a.member_id = str_bytes(&m.member_id);
     a.assignment = m.assignment.clone();
@@ -193,6 +193,25 @@ async fn commit(
     topic: &str,
     partitions: &[(i32, i64)],
 ) -> Vec<(i32, i16)> {
+    let req = commit_request(version, group, member, topic, partitions);
+    let resp = c.call(version, &req).await;
+    assert_eq!(resp.throttle_time_ms, 0);
+    assert_eq!(resp.topics.len(), 1, "v{version}: one topic in the commit response");
+    assert_eq!(resp.topics[0].name.0.as_str(), topic, "v{version}: topic echo");
+    resp.topics[0]
+        .partitions
+        .iter()
+        .map(|p| (p.partition_index, p.error_code))
+        .collect()
+}
+
+pub(crate) fn commit_request(
+    version: i16,
+    group: &str,
+    member: Option<(&str, i32)>,
+    topic: &str,
+    partitions: &[(i32, i64)],
+) -> OffsetCommitRequest {
     let mut t = OffsetCommitRequestTopic::default();
     t.name = topic_name(topic);
     t.partitions = partitions
@@ -214,24 +233,23 @@ async fn commit(
     req.member_id = str_bytes(member_id);
     req.generation_id_or_member_epoch = generation;
     req.topics = vec![t];
-    let resp = c.call(version, &req).await;
-    assert_eq!(resp.throttle_time_ms, 0);
-    assert_eq!(resp.topics.len(), 1, "v{version}: one topic in the commit response");
-    assert_eq!(resp.topics[0].name.0.as_str(), topic, "v{version}: topic echo");
-    resp.topics[0]
-        .partitions
-        .iter()
-        .map(|p| (p.partition_index, p.error_code))
-        .collect()
+    req
 }
 
 /// Committed (offset, metadata, error) per partition (OffsetFetch v8).
-async fn fetch_committed(
+pub(crate) async fn fetch_committed(
     c: &mut Client,
     group: &str,
     topic: &str,
     partitions: &[i32],
 ) -> Vec<(i32, i64, Option<String>, i16)> {
+    let req = offset_fetch_request(group, topic, partitions);
+    let resp = c.call(8, &req).await;
+    committed(&resp, group)
+}
+
+/// OffsetFetch v8 for partitions of one topic of one group.
+pub(crate) fn offset_fetch_request(group: &str, topic: &str, partitions: &[i32]) -> OffsetFetchRequest {
     let mut t = OffsetFetchRequestTopics::default();
     t.name = topic_name(topic);
     t.partition_indexes = partitions.to_vec();
@@ -240,8 +258,12 @@ async fn fetch_committed(
     g.topics = Some(vec![t]);
     let mut req = OffsetFetchRequest::default();
     req.groups = vec![g];
-    let resp = c.call(8, &req).await;
-    assert_eq!(resp.groups[0].error_code, NONE, "set-up: OffsetFetch {group}");
+    req
+}
+
+/// (partition, offset, metadata, error) of an OffsetFetch v8 response.
+pub(crate) fn committed(resp: &OffsetFetchResponse, group: &str) -> Vec<(i32, i64, Option<String>, i16)> {
+    assert_eq!(resp.groups[0].error_code, NONE, "OffsetFetch {group}");
     resp.groups[0]
         .topics
         .iter()

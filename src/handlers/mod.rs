@@ -1,7 +1,10 @@
 //! One file per Kafka API. The `apis!` table below is the only list of what
-//! fjord implements: it generates both the dispatch and the version ranges
-//! ApiVersions advertises, so the two cannot drift apart.
+//! fjord implements: it generates the dispatch, the version ranges
+//! ApiVersions advertises, and what each request reads and changes (which
+//! decides what may overlap on one connection), so none of them can drift
+//! apart.
 
+pub mod access;
 pub mod alter_configs;
 pub mod api_versions;
 pub mod create_partitions;
@@ -33,12 +36,11 @@ pub mod sync_group;
 
 use std::sync::Arc;
 
+use self::access::*;
+use crate::broker::Broker;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, VersionRange};
-use tokio::sync::OwnedMutexGuard;
-
-use crate::broker::Broker;
 
 /// Everything a handler may use besides the request body.
 pub struct RequestContext {
@@ -49,9 +51,6 @@ pub struct RequestContext {
     /// The listener the client connected through; it is told that
     /// listener's advertised address.
     pub listener: Arc<str>,
-    /// Held by a produce request until its batches are appended, so a
-    /// connection's produce requests reach the log in arrival order.
-    pub append_order: Option<OwnedMutexGuard<()>>,
 }
 
 impl RequestContext {
@@ -66,9 +65,18 @@ impl RequestContext {
 pub struct HandlerError(pub String);
 
 macro_rules! apis {
-    ($($key:ident($request:ty) => $handler:path),* $(,)?) => {
+    ($($key:ident($request:ty) => $handler:path $(, overlaps $access:expr)?;)*) => {
         /// Every API fjord implements, in Kafka's key order.
         pub const APIS: &[ApiKey] = &[$(ApiKey::$key),*];
+
+        /// What a request of `api` reads and changes: `Access::ORDERED`
+        /// unless the table declares what it touches.
+        pub fn access(api: ApiKey) -> Access {
+            match api {
+                $(ApiKey::$key => None$(.or(Some($access)))?.unwrap_or(Access::ORDERED),)*
+                _ => Access::ORDERED,
+            }
+        }
 
         /// The versions the protocol crate can decode for each API.
         fn decodable_versions(api: ApiKey) -> Option<VersionRange> {
@@ -109,34 +117,43 @@ macro_rules! apis {
     };
 }
 
+// What each request touches (handlers/access.rs). An API without `overlaps`
+// waits for every earlier request of its connection to take effect, and
+// every later one waits for it; declare its access only once the handler
+// is known to touch nothing else. Two requests of one connection overlap
+// only if neither changes what the other reads or changes, so the overlap
+// cannot be seen: a long-poll Fetch does not hold up the OffsetCommit or
+// Heartbeat behind it, but a Fetch sent after a Produce sees it.
 apis! {
-    Produce(ProduceRequest) => produce::handle,
-    Fetch(FetchRequest) => fetch::handle,
-    ListOffsets(ListOffsetsRequest) => list_offsets::handle,
-    Metadata(MetadataRequest) => metadata::handle,
-    OffsetCommit(OffsetCommitRequest) => offset_commit::handle,
-    OffsetFetch(OffsetFetchRequest) => offset_fetch::handle,
-    FindCoordinator(FindCoordinatorRequest) => find_coordinator::handle,
-    JoinGroup(JoinGroupRequest) => join_group::handle,
-    Heartbeat(HeartbeatRequest) => heartbeat::handle,
-    LeaveGroup(LeaveGroupRequest) => leave_group::handle,
-    SyncGroup(SyncGroupRequest) => sync_group::handle,
-    DescribeGroups(DescribeGroupsRequest) => describe_groups::handle,
-    ListGroups(ListGroupsRequest) => list_groups::handle,
-    DeleteRecords(DeleteRecordsRequest) => delete_records::handle,
-    InitProducerId(InitProducerIdRequest) => init_producer_id::handle,
-    OffsetForLeaderEpoch(OffsetForLeaderEpochRequest) => offset_for_leader_epoch::handle,
-    ApiVersions(ApiVersionsRequest) => api_versions::handle,
-    CreateTopics(CreateTopicsRequest) => create_topics::handle,
-    DeleteTopics(DeleteTopicsRequest) => delete_topics::handle,
-    DescribeConfigs(DescribeConfigsRequest) => describe_configs::handle,
-    AlterConfigs(AlterConfigsRequest) => alter_configs::handle,
-    DescribeLogDirs(DescribeLogDirsRequest) => describe_log_dirs::handle,
-    CreatePartitions(CreatePartitionsRequest) => create_partitions::handle,
-    DeleteGroups(DeleteGroupsRequest) => delete_groups::handle,
-    IncrementalAlterConfigs(IncrementalAlterConfigsRequest) => incremental_alter_configs::handle,
-    OffsetDelete(OffsetDeleteRequest) => offset_delete::handle,
-    DescribeCluster(DescribeClusterRequest) => describe_cluster::handle,
+    Produce(ProduceRequest) => produce::handle, overlaps Access::reads(TOPICS).writes(LOG);
+    Fetch(FetchRequest) => fetch::handle, overlaps Access::reads(TOPICS.and(LOG));
+    ListOffsets(ListOffsetsRequest) => list_offsets::handle, overlaps Access::reads(TOPICS.and(LOG));
+    // Auto-creates topics when asked to.
+    Metadata(MetadataRequest) => metadata::handle, overlaps Access::reads(NOTHING).writes(TOPICS);
+    OffsetCommit(OffsetCommitRequest) => offset_commit::handle, overlaps Access::reads(TOPICS).writes(GROUPS);
+    OffsetFetch(OffsetFetchRequest) => offset_fetch::handle, overlaps Access::reads(TOPICS.and(GROUPS));
+    // Creates __consumer_offsets on first use.
+    FindCoordinator(FindCoordinatorRequest) => find_coordinator::handle, overlaps Access::reads(NOTHING).writes(TOPICS);
+    JoinGroup(JoinGroupRequest) => join_group::handle, overlaps Access::reads(NOTHING).writes(GROUPS);
+    Heartbeat(HeartbeatRequest) => heartbeat::handle, overlaps Access::reads(NOTHING).writes(GROUPS);
+    LeaveGroup(LeaveGroupRequest) => leave_group::handle, overlaps Access::reads(NOTHING).writes(GROUPS);
+    SyncGroup(SyncGroupRequest) => sync_group::handle, overlaps Access::reads(NOTHING).writes(GROUPS);
+    DescribeGroups(DescribeGroupsRequest) => describe_groups::handle, overlaps Access::reads(GROUPS);
+    ListGroups(ListGroupsRequest) => list_groups::handle, overlaps Access::reads(GROUPS);
+    DeleteRecords(DeleteRecordsRequest) => delete_records::handle;
+    InitProducerId(InitProducerIdRequest) => init_producer_id::handle;
+    OffsetForLeaderEpoch(OffsetForLeaderEpochRequest) => offset_for_leader_epoch::handle, overlaps Access::reads(TOPICS.and(LOG));
+    ApiVersions(ApiVersionsRequest) => api_versions::handle, overlaps Access::reads(NOTHING);
+    CreateTopics(CreateTopicsRequest) => create_topics::handle;
+    DeleteTopics(DeleteTopicsRequest) => delete_topics::handle;
+    DescribeConfigs(DescribeConfigsRequest) => describe_configs::handle, overlaps Access::reads(TOPICS);
+    AlterConfigs(AlterConfigsRequest) => alter_configs::handle;
+    DescribeLogDirs(DescribeLogDirsRequest) => describe_log_dirs::handle, overlaps Access::reads(TOPICS.and(LOG));
+    CreatePartitions(CreatePartitionsRequest) => create_partitions::handle;
+    DeleteGroups(DeleteGroupsRequest) => delete_groups::handle;
+    IncrementalAlterConfigs(IncrementalAlterConfigsRequest) => incremental_alter_configs::handle;
+    OffsetDelete(OffsetDeleteRequest) => offset_delete::handle;
+    DescribeCluster(DescribeClusterRequest) => describe_cluster::handle, overlaps Access::reads(NOTHING);
 }
 
 /// The versions of `api` fjord accepts: the Kafka 4.1 range (without

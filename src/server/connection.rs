@@ -1,7 +1,8 @@
 //! One client connection: frames are read and decoded continuously, each
-//! request is worked on in its own task, and responses are written strictly
-//! in request order (Kafka's per-connection guarantee). A malformed frame
-//! closes only this connection.
+//! request is worked on in its own task once the earlier requests it
+//! conflicts with have taken effect (ordering.rs), and responses are written
+//! strictly in request order (Kafka's per-connection guarantee). A malformed
+//! frame closes only this connection.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,10 +12,11 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, watch, Mutex};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument;
 
 use super::frame::{peek_key_version, read_frame};
+use super::ordering::Sequencer;
 use crate::broker::Broker;
 use crate::handlers::{self, api_versions, RequestContext};
 
@@ -53,9 +55,7 @@ pub async fn run(
         }
         let _ = writer.shutdown().await;
     });
-    // Produce appends from one connection keep their arrival order, so an
-    // idempotent producer's pipelined batches reach the log in sequence.
-    let append_order = Arc::new(Mutex::new(()));
+    let mut sequencer = Sequencer::default();
     let max = broker.config.socket_request_max_bytes;
     loop {
         let frame = tokio::select! {
@@ -91,22 +91,19 @@ pub async fn run(
         if queue.send(rx).await.is_err() {
             break;
         }
-        let ordering = match request.2 {
-            ApiKey::Produce => Some(append_order.clone().lock_owned().await),
-            _ => None,
-        };
+        let (turn, done) = sequencer.admit(handlers::access(request.2));
         let broker = broker.clone();
         let listener = listener.clone();
         let span = tracing::debug_span!("request", api = ?request.2, version, correlation_id = request.0.correlation_id, %peer);
         tokio::spawn(
             async move {
+                turn.wait().await;
                 let (header, body, api) = request;
                 let ctx = RequestContext {
                     broker,
                     header,
                     peer,
                     listener,
-                    append_order: ordering,
                 };
                 let mut out = response_prefix(&ctx.header, api);
                 let reply = match handlers::dispatch(&ctx, api, body, &mut out).await {
@@ -117,6 +114,7 @@ pub async fn run(
                         Reply::Close
                     }
                 };
+                drop(done);
                 let _ = tx.send(reply);
             }
             .instrument(span),

@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod frame;
+mod ordering;
 
 use std::sync::Arc;
 
