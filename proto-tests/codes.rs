@@ -21,6 +21,7 @@ pub const UNKNOWN_TOPIC_ID: i16 = 100;
 
 /// DescribeConfigs config sources.
 pub const SOURCE_DYNAMIC_TOPIC_CONFIG: i8 = 1;
+pub const SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
 pub const SOURCE_STATIC_BROKER_CONFIG: i8 = 4;
 pub const SOURCE_DEFAULT_CONFIG: i8 = 5;
 

@@ -101,10 +101,10 @@ async fn describe_configs_every_version() {
                 ("retention.ms", Some("1234"), SOURCE_DYNAMIC_TOPIC_CONFIG),
                 "v{v}: the most specific synonym comes first"
             );
-            let last = retention.synonyms.last().expect("synonyms");
             assert_eq!(
-                last.source, SOURCE_DEFAULT_CONFIG,
-                "v{v}: the least specific synonym is the default"
+                retention.synonyms.len(),
+                1,
+                "v{v}: log.retention.ms has no default of its own (Kafka's synonyms)"
             );
 
             let max = entry(&r, "max.message.bytes", v);
@@ -114,6 +114,18 @@ async fn describe_configs_every_version() {
                 "v{v}: max.message.bytes source"
             );
             assert_eq!(max.config_type, typed(TYPE_INT), "v{v}: max.message.bytes type");
+            let last = max.synonyms.last().expect("synonyms");
+            assert_eq!(
+                (last.name.as_str(), last.source),
+                ("message.max.bytes", SOURCE_DEFAULT_CONFIG),
+                "v{v}: the least specific synonym is the broker default"
+            );
+            let min_isr = entry(&r, "min.insync.replicas", v);
+            assert_eq!(
+                (value(min_isr), min_isr.config_source),
+                (Some("1"), SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG),
+                "v{v}: min.insync.replicas is a cluster-wide dynamic default (KIP-966)"
+            );
             let cleanup = entry(&r, "cleanup.policy", v);
             assert_eq!(value(cleanup), Some("delete"), "v{v}: cleanup.policy default");
             assert_eq!(cleanup.config_type, typed(TYPE_LIST), "v{v}: cleanup.policy type");

@@ -67,14 +67,19 @@ impl Broker {
         ));
         // The coordinator answers only after its partitions are replayed.
         groups.load();
-        Ok(Arc::new(Broker {
+        let broker = Arc::new(Broker {
             config,
             cluster_id,
             metadata,
             replicas,
             producer_ids: ProducerIdManager::default(),
             groups,
-        }))
+        });
+        let min_isr = broker.config.log.min_insync_replicas;
+        broker
+            .write_metadata(|image| Ok(crate::metadata::controller::activation_records(image, min_isr)))
+            .map_err(|e| StartError::MetaProperties(format!("cannot write the activation records: {}", e.message)))?;
+        Ok(broker)
     }
 
     /// Live broker ids (one node until the cluster issue).

@@ -9,21 +9,14 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::broker_configs;
+
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("invalid value {value:?} for configuration key {key}: {reason}")]
     Invalid { key: String, value: String, reason: String },
     #[error("cannot read configuration file {path}: {source}")]
     File { path: PathBuf, source: std::io::Error },
-}
-
-/// Where a broker setting came from, as DescribeConfigs reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfigSource {
-    /// Set in the properties file, the environment or a flag.
-    Static,
-    /// Kafka's default.
-    Default,
 }
 
 /// A listener: the name (`PLAINTEXT`), host and port.
@@ -78,6 +71,9 @@ pub struct LogDefaults {
     pub message_timestamp_type: String,
     pub flush_messages: i64,
     pub min_insync_replicas: i32,
+    /// Every broker key set in the properties file, the environment or a
+    /// flag: topic configs without a typed field above fall back to these.
+    pub static_configs: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -95,76 +91,16 @@ pub struct Config {
     pub log_retention_check_interval_ms: u64,
     pub log: LogDefaults,
     pub groups: GroupSettings,
-    /// Every key the broker knows, with its effective value and source, for
-    /// DescribeConfigs on the broker resource.
-    pub described: BTreeMap<String, (String, ConfigSource)>,
+    /// The known keys set in the properties file, the environment or a
+    /// flag (DescribeConfigs' STATIC_BROKER_CONFIG); everything else is
+    /// `broker_configs`' default.
+    pub static_configs: BTreeMap<String, String>,
 }
 
-/// The broker keys fjord understands, with Kafka's defaults.
-const BROKER_DEFAULTS: &[(&str, &str)] = &[
-    ("node.id", "1"),
-    ("broker.id", "-1"),
-    ("process.roles", "broker,controller"),
-    ("controller.quorum.voters", ""),
-    ("controller.quorum.bootstrap.servers", ""),
-    ("controller.listener.names", "CONTROLLER"),
-    (
-        "listener.security.protocol.map",
-        "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-    ),
-    ("inter.broker.listener.name", "PLAINTEXT"),
-    ("listeners", "PLAINTEXT://0.0.0.0:9092"),
-    ("advertised.listeners", ""),
-    ("log.dirs", "./fjord-data"),
-    ("log.dir", "/tmp/kafka-logs"),
-    ("metadata.log.dir", ""),
-    ("cluster.id", ""),
-    ("num.partitions", "1"),
-    ("default.replication.factor", "1"),
-    ("auto.create.topics.enable", "true"),
-    ("delete.topic.enable", "true"),
-    ("socket.request.max.bytes", "104857600"),
-    ("message.max.bytes", "1048588"),
-    ("log.segment.bytes", "1073741824"),
-    ("log.roll.ms", ""),
-    ("log.roll.hours", "168"),
-    ("log.retention.ms", ""),
-    ("log.retention.minutes", ""),
-    ("log.retention.hours", "168"),
-    ("log.retention.bytes", "-1"),
-    ("log.retention.check.interval.ms", "300000"),
-    ("log.index.interval.bytes", "4096"),
-    ("log.index.size.max.bytes", "10485760"),
-    ("log.cleanup.policy", "delete"),
-    ("log.message.timestamp.type", "CreateTime"),
-    ("log.flush.interval.messages", "9223372036854775807"),
-    ("log.flush.interval.ms", ""),
-    ("min.insync.replicas", "1"),
-    ("offsets.topic.num.partitions", "50"),
-    ("offsets.topic.replication.factor", "3"),
-    ("transaction.state.log.replication.factor", "3"),
-    ("transaction.state.log.min.isr", "2"),
-    // Kafka's shipped server.properties (and the apache/kafka image) set 0 here
-    // for a better single-node experience; fjord's embedded default follows it.
-    ("group.initial.rebalance.delay.ms", "0"),
-    ("group.min.session.timeout.ms", "6000"),
-    ("group.max.session.timeout.ms", "1800000"),
-    ("group.max.size", "2147483647"),
-    ("offsets.retention.minutes", "10080"),
-    ("offsets.retention.check.interval.ms", "600000"),
-    ("offset.metadata.max.bytes", "4096"),
-    ("offsets.topic.segment.bytes", "104857600"),
-    ("num.network.threads", "3"),
-    ("num.io.threads", "8"),
-    ("num.recovery.threads.per.data.dir", "1"),
-    ("socket.send.buffer.bytes", "102400"),
-    ("socket.receive.buffer.bytes", "102400"),
-    ("compression.type", "producer"),
-];
-
-/// Keys that are set by the apache/kafka image's environment but have no
-/// effect in fjord: accepted silently rather than warned about.
-const ACCEPTED_WITHOUT_EFFECT: &[&str] = &["controller.quorum.bootstrap.servers"];
+/// Keys accepted silently that DescribeConfigs does not list: `cluster.id`
+/// (fjord takes the cluster id from its config, as the apache/kafka image
+/// takes CLUSTER_ID, instead of a separate format step).
+const ACCEPTED_WITHOUT_EFFECT: &[&str] = &["cluster.id"];
 
 impl Config {
     /// Embedded defaults only: a working single-node cluster.
@@ -202,27 +138,27 @@ impl Config {
     /// Builds the typed config from merged key/value settings.
     pub fn from_sources(set: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
         for key in set.keys() {
-            let known =
-                BROKER_DEFAULTS.iter().any(|(k, _)| k == key) || ACCEPTED_WITHOUT_EFFECT.contains(&key.as_str());
+            let known = broker_configs::definition(key).is_some() || ACCEPTED_WITHOUT_EFFECT.contains(&key.as_str());
             if !known {
                 tracing::warn!(key = %key, "unknown configuration key, ignored");
             }
         }
         let get = |key: &str| -> Option<String> {
             set.get(key).cloned().or_else(|| {
-                BROKER_DEFAULTS
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, v)| v.to_string())
+                broker_configs::definition(key)
+                    .and_then(|d| d.default)
                     .filter(|v| !v.is_empty())
+                    .map(str::to_string)
             })
         };
-        let mut described = BTreeMap::new();
-        for (key, default) in BROKER_DEFAULTS {
-            match set.get(*key) {
-                Some(v) => described.insert(key.to_string(), (v.clone(), ConfigSource::Static)),
-                None => described.insert(key.to_string(), (default.to_string(), ConfigSource::Default)),
-            };
+        let mut static_configs: BTreeMap<String, String> = set
+            .iter()
+            .filter(|(k, _)| broker_configs::definition(k).is_some())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        // As in Kafka's KRaft mode, node.id is also the broker.id.
+        if let Some(id) = set.get("node.id") {
+            static_configs.entry("broker.id".into()).or_insert_with(|| id.clone());
         }
 
         let mut node_id: i32 = parse(&get, "node.id")?;
@@ -377,6 +313,7 @@ impl Config {
                 message_timestamp_type: timestamp_type,
                 flush_messages: parse(&get, "log.flush.interval.messages")?,
                 min_insync_replicas: parse(&get, "min.insync.replicas")?,
+                static_configs: static_configs.clone(),
             },
             groups: GroupSettings {
                 initial_rebalance_delay_ms: parse(&get, "group.initial.rebalance.delay.ms")?,
@@ -395,7 +332,7 @@ impl Config {
                 )? as u64,
                 offset_metadata_max_bytes: parse(&get, "offset.metadata.max.bytes")?,
             },
-            described,
+            static_configs,
         })
     }
 

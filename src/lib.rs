@@ -6,6 +6,7 @@
 
 pub mod alloc;
 pub mod broker;
+pub mod broker_configs;
 pub mod config;
 pub mod coordinator;
 pub mod handlers;

@@ -63,15 +63,10 @@ pid="$(cat "$datadir/$target.pid" 2>/dev/null || echo 0)"
 driver_broker=false
 if [ "$pid" != 0 ] && is_alive "$pid"; then
   cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
-  case "$target" in
-    fjord)
-      [[ "$cmdline" == *"listeners=PLAINTEXT://127.0.0.1:$port "* && "$cmdline" == *"log.dirs=$datadir/log "* ]] &&
-        driver_broker=true ;;
-    kafka)
-      [[ "$cmdline" == *"$datadir/server.properties"* ]] &&
-        grep -q "^listeners=PLAINTEXT://127.0.0.1:$port," "$datadir/server.properties" 2>/dev/null &&
-        driver_broker=true ;;
-  esac
+  # Both targets start from DATADIR/server.properties (compat/lib/common.sh).
+  [[ "$cmdline" == *"$datadir/server.properties"* ]] &&
+    grep -q "^listeners=PLAINTEXT://127.0.0.1:$port," "$datadir/server.properties" 2>/dev/null &&
+    driver_broker=true
 fi
 restart_args=()
 private_dir=""

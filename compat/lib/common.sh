@@ -67,3 +67,29 @@ stop_by_pidfile() {
   fi
   rm -f "$pidfile"
 }
+
+# write_server_properties FILE PORT CONTROLLER_PORT LOGDIR: the one
+# server.properties both targets start from (single node, KRaft combined
+# mode, node.id=1, PLAINTEXT on 127.0.0.1:PORT), so that a difference
+# between fjord and Apache Kafka is never a difference of configuration.
+write_server_properties() {
+  cat >"$1" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$3
+listeners=PLAINTEXT://127.0.0.1:$2,CONTROLLER://127.0.0.1:$3
+advertised.listeners=PLAINTEXT://127.0.0.1:$2
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$4
+num.partitions=1
+default.replication.factor=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+PROPS
+}

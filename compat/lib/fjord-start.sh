@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # fjord-start.sh PORT DATADIR
 #
-# Starts fjord (single node, node.id=1) in the background with a PLAINTEXT
-# listener on 127.0.0.1:PORT and its logs under DATADIR/log, logs to
+# Starts fjord from the same server.properties as kafka-start.sh writes
+# (single node, node.id=1, a PLAINTEXT listener on 127.0.0.1:PORT, logs
+# under DATADIR/log), logs to
 # DATADIR/fjord.log, records the PID in DATADIR/fjord.pid and returns once
 # it answers requests (at most FJORD_START_TIMEOUT_S, default 60 s).
 #
@@ -41,15 +42,15 @@ fi
 
 # setsid: fjord gets its own session, so a timeout or ^C aimed at the
 # caller's process group does not take it down; fjord-stop.sh ends it by PID.
-setsid "$fjord_bin" \
-  --override "listeners=PLAINTEXT://127.0.0.1:$port" \
-  --override "advertised.listeners=PLAINTEXT://127.0.0.1:$port" \
-  --override "log.dirs=$datadir/log" \
-  --override "node.id=1" \
-  </dev/null >>"$logfile" 2>&1 &
+controller_port="$(free_loopback_port)"
+while [ "$controller_port" = "$port" ]; do controller_port="$(free_loopback_port)"; done
+props="$datadir/server.properties"
+write_server_properties "$props" "$port" "$controller_port" "$datadir/log"
+
+setsid "$fjord_bin" --config "$props" </dev/null >>"$logfile" 2>&1 &
 echo $! >"$pidfile"
 
 if ! wait_for_broker fjord-start "$(cat "$pidfile")" "$port" "$logfile" "${FJORD_START_TIMEOUT_S:-60}"; then
-  stop_by_pidfile fjord-start "$pidfile" 30 "log.dirs=$datadir/log"
+  stop_by_pidfile fjord-start "$pidfile" 30 "$props"
   exit 1
 fi

@@ -16,4 +16,4 @@ lib_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=compat/lib/common.sh
 . "$lib_dir/common.sh"
 
-stop_by_pidfile fjord-stop "$datadir/fjord.pid" "${FJORD_STOP_TIMEOUT_S:-30}" "log.dirs=$datadir/log"
+stop_by_pidfile fjord-stop "$datadir/fjord.pid" "${FJORD_STOP_TIMEOUT_S:-30}" "$datadir/server.properties"

@@ -43,25 +43,7 @@ fi
 controller_port="$(free_loopback_port)"
 while [ "$controller_port" = "$port" ]; do controller_port="$(free_loopback_port)"; done
 
-cat >"$props" <<PROPS
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-log.dirs=$datadir/log
-num.partitions=1
-default.replication.factor=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-PROPS
+write_server_properties "$props" "$port" "$controller_port" "$datadir/log"
 
 jvm_opts=(${KAFKA_HEAP_OPTS:--Xms256m -Xmx1G} -XX:+UseG1GC -XX:MaxGCPauseMillis=20
   -Djava.awt.headless=true -Dlog4j2.configurationFile="$lib_dir/log4j2.properties")

@@ -103,7 +103,7 @@ pub async fn handle(
                     None => new_topic.replication_factor,
                 };
                 r.configs = Some(
-                    topic_entries(broker, &configs)
+                    topic_entries(broker, &broker.metadata.image(), &configs)
                         .into_iter()
                         .map(|e| {
                             let mut c = CreatableTopicConfigs::default();

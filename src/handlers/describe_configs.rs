@@ -1,6 +1,9 @@
-//! DescribeConfigs for topics and the broker, with each value's source and
-//! synonyms as Kafka reports them: a topic override is DYNAMIC_TOPIC_CONFIG,
-//! a broker key set at start-up STATIC_BROKER_CONFIG, otherwise DEFAULT_CONFIG.
+//! DescribeConfigs for topics and brokers, with each value's source and
+//! synonyms as Kafka reports them (its ConfigHelper): a topic override is
+//! TOPIC_CONFIG; otherwise the value comes from the topic config's broker
+//! synonym, looked up per-broker dynamic (DYNAMIC_BROKER_CONFIG), then
+//! cluster-wide dynamic (DYNAMIC_DEFAULT_BROKER_CONFIG), then the broker's
+//! own settings (STATIC_BROKER_CONFIG), then the default (DEFAULT_CONFIG).
 
 use std::collections::BTreeMap;
 
@@ -12,12 +15,15 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
 use super::{str_bytes, HandlerError, RequestContext};
 use crate::broker::Broker;
-use crate::config::ConfigSource;
-use crate::log::config::{default_value, Kind, TOPIC_CONFIGS};
+use crate::broker_configs::{self, ConfigType, BROKER_CONFIGS};
+use crate::log::config::{default_value, Kind, TopicConfigDef, TOPIC_CONFIGS};
 use crate::metadata::records::{RESOURCE_BROKER, RESOURCE_TOPIC};
+use crate::metadata::ClusterImage;
 
 /// Kafka's DescribeConfigsResponse.ConfigSource ids.
 pub const SOURCE_TOPIC: i8 = 1;
+pub const SOURCE_DYNAMIC_BROKER: i8 = 2;
+pub const SOURCE_DYNAMIC_DEFAULT_BROKER: i8 = 3;
 pub const SOURCE_STATIC_BROKER: i8 = 4;
 pub const SOURCE_DEFAULT: i8 = 5;
 
@@ -29,79 +35,128 @@ pub struct Entry {
     pub read_only: bool,
     pub sensitive: bool,
     pub config_type: i8,
+    pub documentation: &'static str,
     /// (name, value, source), most specific first.
-    pub synonyms: Vec<(String, String, i8)>,
+    pub synonyms: Vec<Synonym>,
 }
 
-fn config_type(kind: Kind) -> i8 {
+pub type Synonym = (String, Option<String>, i8);
+
+fn topic_config_type(kind: Kind) -> ConfigType {
     match kind {
-        Kind::Bool => 1,
-        Kind::Str | Kind::Choice(_) => 2,
-        Kind::Int => 3,
-        Kind::Long => 5,
-        Kind::Double => 6,
-        Kind::ChoiceList(_) => 7,
+        Kind::Bool => ConfigType::Boolean,
+        Kind::Str | Kind::Choice(_) => ConfigType::String,
+        Kind::Int => ConfigType::Int,
+        Kind::Long => ConfigType::Long,
+        Kind::Double => ConfigType::Double,
+        Kind::ChoiceList(_) | Kind::ReplicaList => ConfigType::List,
+    }
+}
+
+/// Where broker-level values come from, most specific first.
+pub struct Layers<'a> {
+    per_broker: Option<&'a BTreeMap<String, String>>,
+    cluster_default: Option<&'a BTreeMap<String, String>>,
+    static_configs: &'a BTreeMap<String, String>,
+}
+
+impl<'a> Layers<'a> {
+    pub fn new(broker: &'a Broker, image: &'a ClusterImage) -> Self {
+        Layers {
+            per_broker: image.broker_config(&broker.config.node_id.to_string()),
+            cluster_default: image.broker_config(""),
+            static_configs: &broker.config.static_configs,
+        }
+    }
+
+    /// Kafka's configSynonyms: the values every layer holds for `name` and
+    /// its synonyms, layer by layer, starting at the first value of `name`
+    /// itself (so a value set only through another unit is not listed).
+    fn synonyms(&self, name: &str) -> Vec<Synonym> {
+        let names = broker_configs::synonyms(name);
+        let mut out = Vec::new();
+        let layers = [
+            (self.per_broker, SOURCE_DYNAMIC_BROKER),
+            (self.cluster_default, SOURCE_DYNAMIC_DEFAULT_BROKER),
+            (Some(self.static_configs), SOURCE_STATIC_BROKER),
+        ];
+        for (layer, source) in layers {
+            for n in &names {
+                if let Some(v) = layer.and_then(|l| l.get(*n)) {
+                    out.push((n.to_string(), Some(v.clone()), source));
+                }
+            }
+        }
+        for n in &names {
+            if let Some(v) = broker_configs::definition(n).and_then(|d| d.default) {
+                out.push((n.to_string(), Some(v.to_string()), SOURCE_DEFAULT));
+            }
+        }
+        let first = out.iter().position(|(n, _, _)| n == name).unwrap_or(out.len());
+        out.split_off(first)
+    }
+}
+
+fn topic_entry(def: &TopicConfigDef, overrides: &BTreeMap<String, String>, layers: &Layers, broker: &Broker) -> Entry {
+    let mut synonyms: Vec<Synonym> = Vec::new();
+    if let Some(v) = overrides.get(def.name) {
+        synonyms.push((def.name.to_string(), Some(v.clone()), SOURCE_TOPIC));
+    }
+    if let Some(primary) = def.broker_synonym {
+        synonyms.extend(layers.synonyms(primary));
+    }
+    let (value, source) = match synonyms.first() {
+        Some((_, v, source)) => (v.clone(), *source),
+        None => (Some(default_value(def, &broker.config.log)), SOURCE_DEFAULT),
+    };
+    Entry {
+        name: def.name.to_string(),
+        value,
+        source,
+        read_only: false,
+        sensitive: def.sensitive,
+        config_type: topic_config_type(def.kind) as i8,
+        documentation: def.doc,
+        synonyms,
     }
 }
 
 /// Every topic config with its effective value, given the topic's overrides.
-pub fn topic_entries(broker: &Broker, overrides: &BTreeMap<String, String>) -> Vec<Entry> {
+pub fn topic_entries(broker: &Broker, image: &ClusterImage, overrides: &BTreeMap<String, String>) -> Vec<Entry> {
+    let layers = Layers::new(broker, image);
     TOPIC_CONFIGS
         .iter()
-        .map(|def| {
-            let mut synonyms = Vec::new();
-            if let Some(v) = overrides.get(def.name) {
-                synonyms.push((def.name.to_string(), v.clone(), SOURCE_TOPIC));
-            }
-            if let Some(syn) = def.broker_synonym {
-                if let Some((v, ConfigSource::Static)) = broker.config.described.get(syn) {
-                    synonyms.push((syn.to_string(), v.clone(), SOURCE_STATIC_BROKER));
-                }
-            }
-            let default = default_value(def, &broker.config.log);
-            synonyms.push((
-                def.broker_synonym.unwrap_or(def.name).to_string(),
-                default.clone(),
-                SOURCE_DEFAULT,
-            ));
-            let (value, source) = match overrides.get(def.name) {
-                Some(v) => (v.clone(), SOURCE_TOPIC),
-                None => match def.broker_synonym.and_then(|s| broker.config.described.get(s)) {
-                    Some((_, ConfigSource::Static)) => (default, SOURCE_STATIC_BROKER),
-                    _ => (default, SOURCE_DEFAULT),
-                },
-            };
-            Entry {
-                name: def.name.to_string(),
-                value: Some(value),
-                source,
-                read_only: false,
-                sensitive: def.sensitive,
-                config_type: config_type(def.kind),
-                synonyms,
-            }
-        })
+        .map(|def| topic_entry(def, overrides, &layers, broker))
         .collect()
 }
 
-fn broker_entries(broker: &Broker) -> Vec<Entry> {
-    broker
-        .config
-        .described
+/// A broker's configs (`per_broker`), or the cluster-wide dynamic defaults
+/// alone (the resource with an empty name), as Kafka lists them.
+fn broker_entries(broker: &Broker, image: &ClusterImage, per_broker: bool) -> Vec<Entry> {
+    let layers = Layers::new(broker, image);
+    let cluster_default = image.broker_config("");
+    BROKER_CONFIGS
         .iter()
-        .map(|(name, (value, source))| {
-            let source = match source {
-                ConfigSource::Static => SOURCE_STATIC_BROKER,
-                ConfigSource::Default => SOURCE_DEFAULT,
+        .filter(|def| per_broker || cluster_default.is_some_and(|c| c.contains_key(def.name)))
+        .map(|def| {
+            let synonyms: Vec<Synonym> = layers
+                .synonyms(def.name)
+                .into_iter()
+                .filter(|(_, _, source)| per_broker || *source == SOURCE_DYNAMIC_DEFAULT_BROKER)
+                .collect();
+            let (value, source) = match synonyms.first() {
+                Some((_, v, source)) => (v.clone(), *source),
+                None => (None, SOURCE_DEFAULT),
             };
             Entry {
-                name: name.clone(),
-                value: (!value.is_empty()).then(|| value.clone()),
+                name: def.name.to_string(),
+                value,
                 source,
-                read_only: true,
+                read_only: !def.dynamic,
                 sensitive: false,
-                config_type: 2,
-                synonyms: vec![(name.clone(), value.clone(), source)],
+                config_type: def.ty as i8,
+                documentation: def.doc,
+                synonyms,
             }
         })
         .collect()
@@ -120,14 +175,15 @@ pub async fn handle(
         r.resource_name = res.resource_name.clone();
         let name = res.resource_name.to_string();
         let entries = match res.resource_type {
-            RESOURCE_TOPIC if image.topics.contains_key(&name) => Ok(topic_entries(broker, &image.topic_config(&name))),
+            RESOURCE_TOPIC if image.topics.contains_key(&name) => {
+                Ok(topic_entries(broker, &image, &image.topic_config(&name)))
+            }
             RESOURCE_TOPIC => Err((
                 ResponseError::UnknownTopicOrPartition,
                 format!("Topic {name} does not exist."),
             )),
-            RESOURCE_BROKER if name.is_empty() || name == broker.config.node_id.to_string() => {
-                Ok(broker_entries(broker))
-            }
+            RESOURCE_BROKER if name.is_empty() => Ok(broker_entries(broker, &image, false)),
+            RESOURCE_BROKER if name == broker.config.node_id.to_string() => Ok(broker_entries(broker, &image, true)),
             RESOURCE_BROKER => Err((
                 ResponseError::InvalidRequest,
                 format!(
@@ -149,7 +205,7 @@ pub async fn handle(
                 r.configs = entries
                     .into_iter()
                     .filter(|e| wanted.as_ref().is_none_or(|w| w.contains(&e.name)))
-                    .map(|e| to_result(e, req.include_synonyms, ctx.version()))
+                    .map(|e| to_result(e, req.include_synonyms, req.include_documentation, ctx.version()))
                     .collect();
             }
             Err((code, message)) => {
@@ -162,16 +218,22 @@ pub async fn handle(
     Ok(Some(resp))
 }
 
-fn to_result(e: Entry, include_synonyms: bool, version: i16) -> DescribeConfigsResourceResult {
+fn to_result(
+    e: Entry,
+    include_synonyms: bool,
+    include_documentation: bool,
+    version: i16,
+) -> DescribeConfigsResourceResult {
     let mut c = DescribeConfigsResourceResult::default();
     c.name = str_bytes(e.name);
     c.value = e.value.map(str_bytes);
     c.read_only = e.read_only;
     c.config_source = e.source;
     c.is_sensitive = e.sensitive;
-    c.documentation = None; // Kafka sends null unless include_documentation asks for it
     if version >= 3 {
         c.config_type = e.config_type;
+        // Kafka sends null unless the request asks for documentation.
+        c.documentation = include_documentation.then(|| str_bytes(e.documentation));
     }
     if include_synonyms {
         c.synonyms = e
@@ -180,7 +242,7 @@ fn to_result(e: Entry, include_synonyms: bool, version: i16) -> DescribeConfigsR
             .map(|(name, value, source)| {
                 let mut s = DescribeConfigsSynonym::default();
                 s.name = str_bytes(name);
-                s.value = Some(str_bytes(value));
+                s.value = value.map(str_bytes);
                 s.source = source;
                 s
             })

@@ -18,7 +18,8 @@ pub fn log_error(e: &LogError) -> ResponseError {
         LogError::Sequence(SequenceError::OutOfOrder { .. }) => ResponseError::OutOfOrderSequenceNumber,
         LogError::Sequence(SequenceError::InvalidEpoch { .. }) => ResponseError::InvalidProducerEpoch,
         LogError::RecordTooLarge { .. } => ResponseError::MessageTooLarge,
-        LogError::InvalidTimestamp(_) => ResponseError::InvalidTimestamp,
+        LogError::RecordErrors(e) if e.timestamp => ResponseError::InvalidTimestamp,
+        LogError::RecordErrors(_) => ResponseError::InvalidRecord,
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
     }
 }

@@ -10,7 +10,7 @@ use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterC
 
 use super::alter_configs::commit;
 use super::{str_bytes, HandlerError, RequestContext};
-use crate::log::config::{default_value, definition, Kind};
+use crate::log::config::{default_value, definition, list_items, Kind};
 use crate::metadata::controller::ApiError;
 
 const SET: i8 = 0;
@@ -56,27 +56,19 @@ pub async fn handle(
                     })?),
                     DELETE => None,
                     APPEND | SUBTRACT => {
-                        let def = definition(key).ok_or_else(|| {
-                            ApiError::new(
-                                ResponseError::InvalidConfig,
-                                format!("Unknown topic config name: {key}"),
-                            )
-                        })?;
-                        if !matches!(def.kind, Kind::ChoiceList(_)) {
+                        let def = definition(key).filter(|d| matches!(d.kind, Kind::ChoiceList(_) | Kind::ReplicaList));
+                        let Some(def) = def else {
+                            let op = if *op == APPEND { "APPEND" } else { "SUBTRACT" };
                             return Err(ApiError::new(
                                 ResponseError::InvalidConfig,
-                                format!("Config value append is not allowed for config key: {key}"),
+                                format!("Can't {op} to key {key} because its type is not LIST."),
                             ));
-                        }
+                        };
                         let base = current
                             .get(key)
                             .cloned()
                             .unwrap_or_else(|| default_value(def, &broker.config.log));
-                        let mut items: Vec<String> = base
-                            .split(',')
-                            .map(|s| s.trim().to_string())
-                            .filter(|s| !s.is_empty())
-                            .collect();
+                        let mut items: Vec<String> = list_items(&base).map(str::to_string).collect();
                         let given: Vec<String> = value
                             .clone()
                             .unwrap_or_default()

@@ -8,6 +8,7 @@ pub mod manager;
 pub mod partition_log;
 pub mod producer_state;
 pub mod segment;
+pub mod validate;
 
 pub use config::LogConfig;
 pub use manager::LogManager;
@@ -26,8 +27,8 @@ pub enum LogError {
     Sequence(#[from] SequenceError),
     #[error("record batch of {size} bytes is larger than max.message.bytes {max}")]
     RecordTooLarge { size: usize, max: i32 },
-    #[error("timestamp {0} is out of the range allowed by message.timestamp.*.max.ms")]
-    InvalidTimestamp(i64),
+    #[error("{}", .0.summary())]
+    RecordErrors(validate::RecordErrors),
     #[error("offset {offset} is out of range [{start}, {end}]")]
     OffsetOutOfRange { offset: i64, start: i64, end: i64 },
     #[error("corrupt record batch: {0}")]

@@ -14,7 +14,7 @@ use super::batch::{self, BatchHeader, ATTR_TIMESTAMP_TYPE_LOG_APPEND, HEADER_SIZ
 use super::config::LogConfig;
 use super::producer_state::{BatchMetadata, Check, ProducerStateManager};
 use super::segment::Segment;
-use super::LogError;
+use super::{validate, LogError};
 
 const LOG_START_OFFSET_FILE: &str = "log-start-offset";
 
@@ -173,14 +173,8 @@ impl PartitionLog {
                 max: self.config.max_message_bytes,
             });
         }
-        if !self.config.log_append_time {
-            let too_new = header.max_timestamp > now_ms.saturating_add(self.config.timestamp_after_max_ms);
-            let too_old = header.max_timestamp >= 0
-                && header.max_timestamp < now_ms.saturating_sub(self.config.timestamp_before_max_ms);
-            if too_new || too_old {
-                return Err(LogError::InvalidTimestamp(header.max_timestamp));
-            }
-        }
+        let partition = self.dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        validate::check_records(records, &header, &self.config, &partition, now_ms)?;
         if let Check::Duplicate(m) = self.producers.check(&header)? {
             return Ok(self.duplicate_info(m));
         }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use kafka_protocol::error::ResponseError;
 use uuid::Uuid;
 
-use super::records::{MetadataRecord, RESOURCE_TOPIC};
+use super::records::{MetadataRecord, RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::ClusterImage;
 use crate::log::config as topic_config;
 
@@ -24,6 +24,24 @@ impl ApiError {
             message: message.into(),
         }
     }
+}
+
+/// What the controller writes when it becomes active. As Kafka 4.1 does
+/// (KIP-966, for eligible leader replicas), the cluster-wide
+/// `min.insync.replicas` is recorded once as a dynamic default, taken from
+/// the broker's own setting, so that changing it later is an ordinary
+/// cluster config change.
+pub fn activation_records(image: &ClusterImage, static_min_insync_replicas: i32) -> Vec<MetadataRecord> {
+    const KEY: &str = "min.insync.replicas";
+    if image.broker_config("").is_some_and(|c| c.contains_key(KEY)) {
+        return Vec::new();
+    }
+    vec![MetadataRecord::Config {
+        resource_type: RESOURCE_BROKER,
+        resource_name: String::new(),
+        name: KEY.to_string(),
+        value: Some(static_min_insync_replicas.to_string()),
+    }]
 }
 
 /// Kafka's `Topic.validate`: 1..=249 chars of `[a-zA-Z0-9._-]`, not `.`/`..`.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use uuid::Uuid;
 
-use super::records::{MetadataRecord, RESOURCE_TOPIC};
+use super::records::{MetadataRecord, RESOURCE_BROKER, RESOURCE_TOPIC};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionImage {
@@ -103,6 +103,12 @@ impl ClusterImage {
             .get(&(RESOURCE_TOPIC, topic.to_string()))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Dynamic configs of one broker (by node id), or the cluster-wide
+    /// defaults (empty name).
+    pub fn broker_config(&self, name: &str) -> Option<&BTreeMap<String, String>> {
+        self.configs.get(&(RESOURCE_BROKER, name.to_string()))
     }
 
     pub fn topic_by_id(&self, id: &Uuid) -> Option<&TopicImage> {

@@ -1,0 +1,239 @@
+//! The broker configs fjord implements, as Kafka defines them: type,
+//! default, whether Kafka applies a change without a restart (DescribeConfigs
+//! reports the others read-only), and a line of documentation. `config.rs`
+//! reads them at start-up; DescribeConfigs describes them with Kafka's
+//! synonyms and sources.
+
+/// Kafka's ConfigDef types, with their DescribeConfigs wire ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean = 1,
+    String = 2,
+    Int = 3,
+    Short = 4,
+    Long = 5,
+    Double = 6,
+    List = 7,
+}
+
+/// One broker config.
+pub struct BrokerConfigDef {
+    pub name: &'static str,
+    pub ty: ConfigType,
+    /// fjord's default: Kafka's, except where the comment in the table says
+    /// otherwise. `None`: no value unless one is set.
+    pub default: Option<&'static str>,
+    /// In Kafka's list of configs a broker applies without a restart.
+    pub dynamic: bool,
+    pub doc: &'static str,
+}
+
+macro_rules! broker_configs {
+    ($($name:literal, $ty:ident, $default:expr, $dynamic:literal, $doc:literal;)*) => {
+        /// Sorted by name.
+        pub const BROKER_CONFIGS: &[BrokerConfigDef] = &[$(BrokerConfigDef {
+            name: $name,
+            ty: ConfigType::$ty,
+            default: $default,
+            dynamic: $dynamic,
+            doc: $doc,
+        }),*];
+    };
+}
+
+broker_configs! {
+    "advertised.listeners", String, None, false,
+        "Listeners to tell clients, as name://host:port, when they differ from `listeners`.";
+    "auto.create.topics.enable", Boolean, Some("true"), false,
+        "Create a topic when a client asks for its metadata and it does not exist.";
+    "broker.id", Int, Some("-1"), false,
+        "The broker's id; in KRaft mode it equals `node.id`.";
+    "compression.gzip.level", Int, Some("-1"), true,
+        "Default gzip level of topics.";
+    "compression.lz4.level", Int, Some("9"), true,
+        "Default lz4 level of topics.";
+    "compression.type", String, Some("producer"), true,
+        "Default compression of topics: `producer` keeps what the producer sent.";
+    "compression.zstd.level", Int, Some("3"), true,
+        "Default zstd level of topics.";
+    // Kafka has no default; fjord names its controller listener CONTROLLER
+    // so that one in `listeners` is never served to clients.
+    "controller.listener.names", String, Some("CONTROLLER"), false,
+        "Names of the listeners the metadata quorum uses.";
+    "controller.quorum.bootstrap.servers", List, Some(""), false,
+        "host:port of quorum voters to contact first.";
+    "controller.quorum.voters", List, Some(""), false,
+        "The metadata quorum's voters, as id@host:port.";
+    "default.replication.factor", Int, Some("1"), false,
+        "Replication factor of topics created without one.";
+    "delete.topic.enable", Boolean, Some("true"), false,
+        "Allow DeleteTopics.";
+    // Kafka's default is 3000; its shipped server.properties (and the
+    // apache/kafka image) set 0 for a better single-node experience, and so
+    // does fjord's default.
+    "group.initial.rebalance.delay.ms", Int, Some("0"), false,
+        "How long the first rebalance of an empty group waits for more members.";
+    "group.max.session.timeout.ms", Int, Some("1800000"), false,
+        "Largest session timeout a group member may ask for.";
+    "group.max.size", Int, Some("2147483647"), false,
+        "Most members one consumer group may have.";
+    "group.min.session.timeout.ms", Int, Some("6000"), false,
+        "Smallest session timeout a group member may ask for.";
+    // Kafka derives it from the security protocol when unset; fjord names
+    // its default listener.
+    "inter.broker.listener.name", String, Some("PLAINTEXT"), false,
+        "The listener brokers use to reach each other.";
+    "listener.security.protocol.map", String, Some("PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"), true,
+        "The security protocol of each listener name.";
+    // Kafka has no default listener in KRaft mode; fjord serves one so that
+    // `fjord` with no arguments is a working broker.
+    "listeners", String, Some("PLAINTEXT://0.0.0.0:9092"), true,
+        "Addresses to listen on, as name://host:port.";
+    "log.cleaner.delete.retention.ms", Long, Some("86400000"), true,
+        "Default time compacted topics keep delete markers.";
+    "log.cleaner.max.compaction.lag.ms", Long, Some("9223372036854775807"), true,
+        "Default longest time a record may stay uncompacted.";
+    "log.cleaner.min.cleanable.ratio", Double, Some("0.5"), true,
+        "Default share of a log not yet compacted at which compaction starts.";
+    "log.cleaner.min.compaction.lag.ms", Long, Some("0"), true,
+        "Default shortest time a record stays uncompacted.";
+    "log.cleanup.policy", List, Some("delete"), true,
+        "Default cleanup policy of topics: delete, compact, both, or none (empty).";
+    "log.dir", String, Some("/tmp/kafka-logs"), false,
+        "The data directory, when `log.dirs` is not set.";
+    // Kafka falls back to `log.dir`; fjord keeps its data beside it.
+    "log.dirs", String, Some("./fjord-data"), false,
+        "Data directories; the first also holds the cluster metadata log.";
+    "log.flush.interval.messages", Long, Some("9223372036854775807"), true,
+        "Records a partition accepts before its log is flushed to disk.";
+    "log.flush.interval.ms", Long, None, true,
+        "Longest time a record stays in memory before its log is flushed.";
+    "log.index.interval.bytes", Int, Some("4096"), true,
+        "Bytes of log between two entries of the offset index.";
+    "log.index.size.max.bytes", Int, Some("10485760"), true,
+        "Largest size of an offset or time index before the segment rolls.";
+    "log.local.retention.bytes", Long, Some("-2"), true,
+        "Default bytes kept on local disk with tiered storage; -2 follows the retention size.";
+    "log.local.retention.ms", Long, Some("-2"), true,
+        "Default time kept on local disk with tiered storage; -2 follows the retention time.";
+    "log.message.timestamp.after.max.ms", Long, Some("3600000"), true,
+        "Default of how far in the future a CreateTime timestamp may be.";
+    "log.message.timestamp.before.max.ms", Long, Some("9223372036854775807"), true,
+        "Default of how far in the past a CreateTime timestamp may be.";
+    "log.message.timestamp.type", String, Some("CreateTime"), true,
+        "Default timestamp type of topics: CreateTime or LogAppendTime.";
+    "log.preallocate", Boolean, Some("false"), true,
+        "Default of whether segment files are preallocated.";
+    "log.retention.bytes", Long, Some("-1"), true,
+        "Default size a partition keeps before deleting old segments; -1 for no limit.";
+    "log.retention.check.interval.ms", Long, Some("300000"), false,
+        "How often segments are checked for retention.";
+    "log.retention.hours", Int, Some("168"), false,
+        "Default retention time in hours, when the ms and minutes forms are not set.";
+    "log.retention.minutes", Int, None, false,
+        "Default retention time in minutes, when `log.retention.ms` is not set.";
+    "log.retention.ms", Long, None, true,
+        "Default retention time; -1 keeps records forever.";
+    "log.roll.hours", Int, Some("168"), false,
+        "Default time after which a segment rolls, in hours, when `log.roll.ms` is not set.";
+    "log.roll.jitter.hours", Int, Some("0"), false,
+        "Default segment roll jitter in hours, when `log.roll.jitter.ms` is not set.";
+    "log.roll.jitter.ms", Long, None, true,
+        "Default largest random amount taken off the segment roll time.";
+    "log.roll.ms", Long, None, true,
+        "Default time after which a segment rolls.";
+    "log.segment.bytes", Int, Some("1073741824"), true,
+        "Default size of one segment file.";
+    "log.segment.delete.delay.ms", Long, Some("60000"), true,
+        "Default time a deleted segment's files stay on disk.";
+    "message.max.bytes", Int, Some("1048588"), true,
+        "Largest record batch a topic accepts, by default.";
+    "metadata.log.dir", String, None, false,
+        "Directory of the cluster metadata log; the first of `log.dirs` when not set.";
+    "min.insync.replicas", Int, Some("1"), true,
+        "Replicas that must have a record before an acks=all produce succeeds.";
+    // Kafka requires node.id in KRaft mode; fjord's single node is 1.
+    "node.id", Int, Some("1"), false,
+        "This node's id in the cluster.";
+    "num.io.threads", Int, Some("8"), true,
+        "Request handler threads (fjord sizes its runtime to the machine instead).";
+    "num.network.threads", Int, Some("3"), true,
+        "Network threads (fjord sizes its runtime to the machine instead).";
+    "num.partitions", Int, Some("1"), false,
+        "Partitions of topics created without a count.";
+    "num.recovery.threads.per.data.dir", Int, Some("2"), true,
+        "Threads per data directory for log recovery at start-up.";
+    "offset.metadata.max.bytes", Int, Some("4096"), false,
+        "Largest metadata string a committed offset may carry.";
+    "offsets.retention.check.interval.ms", Long, Some("600000"), false,
+        "How often expired committed offsets are removed.";
+    "offsets.retention.minutes", Int, Some("10080"), false,
+        "How long the offsets of an empty group are kept.";
+    "offsets.topic.num.partitions", Int, Some("50"), false,
+        "Partitions of the __consumer_offsets topic.";
+    "offsets.topic.replication.factor", Short, Some("3"), false,
+        "Replication factor of the __consumer_offsets topic, capped by the brokers available.";
+    "offsets.topic.segment.bytes", Int, Some("104857600"), false,
+        "Segment size of the __consumer_offsets topic.";
+    // Kafka requires process.roles in KRaft mode; fjord is a combined node
+    // unless told otherwise.
+    "process.roles", List, Some("broker,controller"), false,
+        "What this node is: broker, controller, or both.";
+    "socket.receive.buffer.bytes", Int, Some("102400"), false,
+        "SO_RCVBUF of client sockets; -1 for the OS default.";
+    "socket.request.max.bytes", Int, Some("104857600"), false,
+        "Largest request frame the broker reads.";
+    "socket.send.buffer.bytes", Int, Some("102400"), false,
+        "SO_SNDBUF of client sockets; -1 for the OS default.";
+    "transaction.state.log.min.isr", Int, Some("2"), false,
+        "min.insync.replicas of the __transaction_state topic.";
+    "transaction.state.log.replication.factor", Short, Some("3"), false,
+        "Replication factor of the __transaction_state topic.";
+    "unclean.leader.election.enable", Boolean, Some("false"), true,
+        "Default of whether a replica outside the ISR may become leader.";
+}
+
+pub fn definition(name: &str) -> Option<&'static BrokerConfigDef> {
+    BROKER_CONFIGS.iter().find(|d| d.name == name)
+}
+
+/// Kafka's synonyms of a broker config (DynamicBrokerConfig's
+/// brokerConfigSynonyms): the keys that set the same thing, most specific
+/// first.
+pub fn synonyms(name: &str) -> Vec<&str> {
+    const GROUPS: &[&[&str]] = &[
+        &["log.roll.ms", "log.roll.hours"],
+        &["log.roll.jitter.ms", "log.roll.jitter.hours"],
+        &["log.retention.ms", "log.retention.minutes", "log.retention.hours"],
+    ];
+    if name == "log.flush.interval.ms" {
+        return vec!["log.flush.interval.ms", "log.flush.scheduler.interval.ms"];
+    }
+    GROUPS
+        .iter()
+        .find(|g| g.contains(&name))
+        .map(|g| g.to_vec())
+        .unwrap_or_else(|| vec![name])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_sorted_and_unique() {
+        for pair in BROKER_CONFIGS.windows(2) {
+            assert!(pair[0].name < pair[1].name, "{} before {}", pair[0].name, pair[1].name);
+        }
+    }
+
+    #[test]
+    fn time_configs_are_synonyms_of_their_other_units() {
+        assert_eq!(
+            synonyms("log.retention.hours"),
+            ["log.retention.ms", "log.retention.minutes", "log.retention.hours"]
+        );
+        assert_eq!(synonyms("log.roll.ms"), ["log.roll.ms", "log.roll.hours"]);
+        assert_eq!(synonyms("message.max.bytes"), ["message.max.bytes"]);
+    }
+}
