@@ -92,6 +92,9 @@ pub struct Config {
     pub auto_create_topics_enable: bool,
     pub delete_topic_enable: bool,
     pub socket_request_max_bytes: usize,
+    /// `max.incremental.fetch.session.cache.slots`: how many KIP-227 fetch
+    /// sessions the broker keeps.
+    pub max_incremental_fetch_session_cache_slots: usize,
     pub log_retention_check_interval_ms: u64,
     pub log: LogDefaults,
     pub groups: GroupSettings,
@@ -150,6 +153,7 @@ const BROKER_DEFAULTS: &[(&str, &str)] = &[
     ("group.min.session.timeout.ms", "6000"),
     ("group.max.session.timeout.ms", "1800000"),
     ("group.max.size", "2147483647"),
+    ("max.incremental.fetch.session.cache.slots", "1000"),
     ("offsets.retention.minutes", "10080"),
     ("offsets.retention.check.interval.ms", "600000"),
     ("offset.metadata.max.bytes", "4096"),
@@ -335,6 +339,14 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        let fetch_session_slots: i32 = parse(&get, "max.incremental.fetch.session.cache.slots")?;
+        if fetch_session_slots < 0 {
+            return Err(invalid(
+                "max.incremental.fetch.session.cache.slots",
+                &fetch_session_slots.to_string(),
+                "must be at least 0",
+            ));
+        }
         let retention_check: i64 = parse(&get, "log.retention.check.interval.ms")?;
         if retention_check < 1 {
             return Err(invalid(
@@ -364,6 +376,7 @@ impl Config {
             auto_create_topics_enable: parse_bool(&get, "auto.create.topics.enable")?,
             delete_topic_enable: parse_bool(&get, "delete.topic.enable")?,
             socket_request_max_bytes: socket_request_max_bytes as usize,
+            max_incremental_fetch_session_cache_slots: fetch_session_slots as usize,
             log_retention_check_interval_ms: retention_check as u64,
             log: LogDefaults {
                 segment_bytes: segment_bytes as u64,
