@@ -16,8 +16,11 @@ pub const INVALID_PARTITIONS: i16 = 37;
 pub const INVALID_REPLICATION_FACTOR: i16 = 38;
 pub const INVALID_CONFIG: i16 = 40;
 pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
+pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
 pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
 pub const UNKNOWN_TOPIC_ID: i16 = 100;
+pub const FETCH_SESSION_TOPIC_ID_ERROR: i16 = 106;
 
 /// DescribeConfigs config sources.
 pub const SOURCE_DYNAMIC_TOPIC_CONFIG: i8 = 1;

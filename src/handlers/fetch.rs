@@ -21,8 +21,8 @@ use super::{str_bytes, HandlerError, RequestContext};
 use crate::broker::now_ms;
 use crate::metadata::ClusterImage;
 use crate::replication::fetch_session::{
-    FetchContext, FetchSessionCache, PartitionKey, PartitionOutcome, PartitionRequest, SessionError,
-    SessionRequest, TopicKey, INVALID_SESSION_ID,
+    FetchContext, FetchSessionCache, PartitionKey, PartitionOutcome, PartitionRequest, SessionError, SessionRequest,
+    TopicKey, INVALID_SESSION_ID,
 };
 use crate::replication::Partition;
 

@@ -71,8 +71,14 @@ fn id_0_epoch_final_is_sessionless_and_opens_nothing() {
 fn any_id_with_epoch_final_is_sessionless() {
     // kafka-go's Client.Fetch sends session id -1, epoch -1.
     let mut cache = FetchSessionCache::new(10, MIN_EVICTION_MS);
-    assert_eq!(cache.new_context(sreq(-1, FINAL_EPOCH), &[], &[], 0), FetchContext::Sessionless);
-    assert_eq!(cache.new_context(sreq(12345, FINAL_EPOCH), &[], &[], 0), FetchContext::Sessionless);
+    assert_eq!(
+        cache.new_context(sreq(-1, FINAL_EPOCH), &[], &[], 0),
+        FetchContext::Sessionless
+    );
+    assert_eq!(
+        cache.new_context(sreq(12345, FINAL_EPOCH), &[], &[], 0),
+        FetchContext::Sessionless
+    );
 }
 
 #[test]
@@ -88,7 +94,10 @@ fn initial_epoch_opens_a_session_expecting_epoch_1() {
 fn known_id_with_final_epoch_closes_the_session() {
     let mut cache = FetchSessionCache::new(10, MIN_EVICTION_MS);
     let id = with_session(&mut cache, 0);
-    assert_eq!(cache.new_context(sreq(id, FINAL_EPOCH), &[], &[], 1), FetchContext::Sessionless);
+    assert_eq!(
+        cache.new_context(sreq(id, FINAL_EPOCH), &[], &[], 1),
+        FetchContext::Sessionless
+    );
     assert_eq!(cache.sessions.len(), 0);
     assert_eq!(
         cache.new_context(sreq(id, 1), &[], &[], 2),
@@ -100,7 +109,10 @@ fn known_id_with_final_epoch_closes_the_session() {
 fn known_id_with_initial_epoch_closes_it_and_asks_for_a_new_one() {
     let mut cache = FetchSessionCache::new(10, MIN_EVICTION_MS);
     let id = with_session(&mut cache, 0);
-    assert_eq!(cache.new_context(sreq(id, INITIAL_EPOCH), &[], &[], 1), FetchContext::Full);
+    assert_eq!(
+        cache.new_context(sreq(id, INITIAL_EPOCH), &[], &[], 1),
+        FetchContext::Full
+    );
     assert!(!cache.sessions.contains_key(&id));
 }
 
@@ -208,7 +220,9 @@ fn incremental_answer_carries_only_changes() {
     cache.new_context(sreq(id, 4), &[], &[], 4);
     let mut same = outcome(0, 10);
     same.log_start_offset = 4;
-    let send = cache.incremental_response(id, 4, &[(key("t", 1), same)]).expect("epoch");
+    let send = cache
+        .incremental_response(id, 4, &[(key("t", 1), same)])
+        .expect("epoch");
     assert_eq!(send, vec![true]);
 }
 
@@ -233,10 +247,7 @@ fn a_request_overtaken_on_its_session_answers_invalid_epoch() {
     let id = with_session(&mut cache, 0);
     cache.new_context(sreq(id, 1), &[], &[], 1);
     cache.new_context(sreq(id, 2), &[], &[], 1);
-    assert_eq!(
-        cache.incremental_response(id, 1, &[]),
-        Err(SessionError::InvalidEpoch)
-    );
+    assert_eq!(cache.incremental_response(id, 1, &[]), Err(SessionError::InvalidEpoch));
 }
 
 #[test]
@@ -251,7 +262,10 @@ fn a_full_cache_answers_sessionless() {
 #[test]
 fn zero_slots_never_open_a_session() {
     let mut cache = FetchSessionCache::new(0, MIN_EVICTION_MS);
-    assert_eq!(cache.maybe_create_session(sreq(0, 0), Vec::new(), 0), INVALID_SESSION_ID);
+    assert_eq!(
+        cache.maybe_create_session(sreq(0, 0), Vec::new(), 0),
+        INVALID_SESSION_ID
+    );
 }
 
 #[test]
@@ -287,7 +301,10 @@ fn a_follower_evicts_a_young_consumer_session_but_not_a_follower_one() {
     assert_ne!(first, INVALID_SESSION_ID, "privileged beats a young consumer session");
     assert!(!cache.sessions.contains_key(&consumer));
     assert_eq!(cache.maybe_create_session(follower, Vec::new(), 20), INVALID_SESSION_ID);
-    assert_eq!(cache.maybe_create_session(sreq(0, 0), Vec::new(), 30), INVALID_SESSION_ID);
+    assert_eq!(
+        cache.maybe_create_session(sreq(0, 0), Vec::new(), 30),
+        INVALID_SESSION_ID
+    );
 }
 
 static NEXT_IDS: AtomicI32 = AtomicI32::new(0);
