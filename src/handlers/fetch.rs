@@ -11,12 +11,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchPartition;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    EpochEndOffset, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
+};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::errors::log_error;
+use super::errors::{check_current_leader_epoch, log_error};
 use super::{str_bytes, HandlerError, RequestContext};
 use crate::broker::now_ms;
 use crate::metadata::ClusterImage;
@@ -72,7 +74,7 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Result<Option<Fe
         FetchContext::Incremental { partitions, .. } => partitions.clone(),
     };
     let targets = resolve_targets(ctx, partitions, uses_topic_ids);
-    let results = read_waiting(&req, &targets).await;
+    let results = read_waiting(&req, &targets, session.from_follower).await;
 
     let outcomes = || -> Vec<(PartitionKey, PartitionOutcome)> {
         targets
@@ -110,7 +112,10 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Result<Option<Fe
         if send.as_ref().is_some_and(|s| !s[i]) {
             continue;
         }
-        if version >= FIRST_CURRENT_LEADER_VERSION && pd.error_code == ResponseError::FencedLeaderEpoch.code() {
+        let names_leader = [ResponseError::FencedLeaderEpoch, ResponseError::NotLeaderOrFollower]
+            .iter()
+            .any(|e| e.code() == pd.error_code);
+        if version >= FIRST_CURRENT_LEADER_VERSION && names_leader {
             if let Ok(p) = &target.partition {
                 pd.current_leader = current_leader(ctx, p.leader_epoch());
             }
@@ -249,7 +254,7 @@ fn resolve_target(
 }
 
 /// Reads the targets, waiting up to `max_wait_ms` for `min_bytes`.
-async fn read_waiting(req: &FetchRequest, targets: &[Target]) -> Vec<PartitionData> {
+async fn read_waiting(req: &FetchRequest, targets: &[Target], from_follower: bool) -> Vec<PartitionData> {
     let read_committed = req.isolation_level == 1;
     let readable = targets.iter().any(|t| t.partition.is_ok());
     // Kafka answers at once when there is nothing to wait for.
@@ -262,13 +267,14 @@ async fn read_waiting(req: &FetchRequest, targets: &[Target]) -> Vec<PartitionDa
     let waiter = Arc::new(Notify::new());
     let results = loop {
         let may_wait = tokio::time::Instant::now() < deadline;
-        let (results, bytes, errors) = read_once(req, targets, read_committed, may_wait.then_some(&waiter));
+        let (results, bytes, errors) =
+            read_once(req, targets, read_committed, from_follower, may_wait.then_some(&waiter));
         if !may_wait || errors || bytes >= req.min_bytes.max(0) as usize {
             break results;
         }
         if tokio::time::timeout_at(deadline, waiter.notified()).await.is_err() {
             // Timed out: answer with whatever is there now.
-            break read_once(req, targets, read_committed, None).0;
+            break read_once(req, targets, read_committed, from_follower, None).0;
         }
     };
     for t in targets {
@@ -285,6 +291,7 @@ fn read_once(
     req: &FetchRequest,
     targets: &[Target],
     read_committed: bool,
+    from_follower: bool,
     waiter: Option<&Arc<Notify>>,
 ) -> (Vec<PartitionData>, usize, bool) {
     let mut remaining = req.max_bytes.max(0) as usize;
@@ -306,7 +313,13 @@ fn read_once(
                 // KIP-74: the first batch is returned whole while nothing has
                 // been returned yet, so a large batch can never block a consumer.
                 let min_one = total == 0;
-                if read_partition(part, &t.request, limit, min_one, waiter, &mut pd) {
+                let read = Read {
+                    request: &t.request,
+                    limit,
+                    min_one,
+                    from_follower,
+                };
+                if read_partition(part, &read, waiter, &mut pd) {
                     errors = true;
                 }
                 if let Some(data) = &pd.records {
@@ -320,24 +333,51 @@ fn read_once(
     (results, total, errors)
 }
 
+/// How to read one partition in this pass.
+struct Read<'a> {
+    request: &'a PartitionRequest,
+    limit: usize,
+    min_one: bool,
+    from_follower: bool,
+}
+
 /// Reads one hosted partition into `pd`; true when the read failed.
 fn read_partition(
     part: &Arc<Partition>,
-    request: &PartitionRequest,
-    limit: usize,
-    min_one: bool,
+    read: &Read<'_>,
     waiter: Option<&Arc<Notify>>,
     pd: &mut PartitionData,
 ) -> bool {
-    if let Err(e) = check_leader_epoch(request.current_leader_epoch, part.leader_epoch()) {
-        // Kafka's createLogReadResult(e): no offsets with a leader-epoch error.
+    let request = read.request;
+    if let Err(e) = check_read(part, request, read.from_follower) {
+        // Kafka's createLogReadResult(e): no offsets with these errors.
         pd.error_code = e.code();
         pd.high_watermark = -1;
         pd.last_stable_offset = -1;
         pd.log_start_offset = -1;
         return true;
     }
-    match part.fetch(request.fetch_offset, limit, min_one, waiter) {
+    if request.last_fetched_epoch != -1 {
+        match diverging_epoch(part, request) {
+            Err(e) => {
+                pd.error_code = e.code();
+                pd.high_watermark = -1;
+                pd.last_stable_offset = -1;
+                pd.log_start_offset = -1;
+                return true;
+            }
+            Ok(Some(diverging)) => {
+                let offsets = part.offsets();
+                pd.diverging_epoch = diverging;
+                pd.high_watermark = offsets.high_watermark;
+                pd.last_stable_offset = offsets.high_watermark;
+                pd.log_start_offset = offsets.log_start_offset;
+                return false;
+            }
+            Ok(None) => {}
+        }
+    }
+    match part.fetch(request.fetch_offset, read.limit, read.min_one, waiter) {
         Ok(snap) => {
             pd.high_watermark = snap.high_watermark;
             pd.last_stable_offset = snap.high_watermark;
@@ -365,20 +405,40 @@ fn read_partition(
     }
 }
 
-/// Kafka's `checkCurrentLeaderEpoch`: -1 (no epoch) skips the check; an
-/// epoch ahead of ours is UNKNOWN_LEADER_EPOCH (we may be behind), one
-/// behind is FENCED_LEADER_EPOCH (the client is).
-pub(crate) fn check_leader_epoch(requested: i32, current: i32) -> Result<(), ResponseError> {
-    if requested == -1 || requested == current {
-        Ok(())
-    } else if requested > current {
-        Err(ResponseError::UnknownLeaderEpoch)
-    } else {
-        Err(ResponseError::FencedLeaderEpoch)
+/// What stops a partition being read at all: a `current_leader_epoch`
+/// other than the leader's, or a replica id (>= 0) that is not one of the
+/// partition's followers, which on a single node is any replica id (Kafka's
+/// `followerReplicaOrThrow`).
+fn check_read(part: &Partition, request: &PartitionRequest, from_follower: bool) -> Result<(), ResponseError> {
+    check_current_leader_epoch(request.current_leader_epoch, part.leader_epoch())?;
+    if from_follower {
+        return Err(if request.current_leader_epoch != -1 {
+            ResponseError::UnknownLeaderEpoch
+        } else {
+            ResponseError::NotLeaderOrFollower
+        });
     }
+    Ok(())
 }
 
-/// KIP-951: with FENCED_LEADER_EPOCH, v16+ names the leader (this node) and
+/// KIP-595/KIP-320 for fetchers that send `last_fetched_epoch` (v12+,
+/// -1 = none): the epoch and end offset to truncate to when the fetcher's
+/// log diverged from ours, as Kafka's `Partition.readRecords` decides.
+fn diverging_epoch(part: &Partition, request: &PartitionRequest) -> Result<Option<EpochEndOffset>, ResponseError> {
+    let (epoch, end_offset) = part.end_offset_for_epoch(request.last_fetched_epoch);
+    if epoch == -1 || end_offset == -1 || request.fetch_offset < part.offsets().log_start_offset {
+        return Err(ResponseError::OffsetOutOfRange);
+    }
+    if epoch < request.last_fetched_epoch || end_offset < request.fetch_offset {
+        let mut diverging = EpochEndOffset::default();
+        diverging.epoch = epoch;
+        diverging.end_offset = end_offset;
+        return Ok(Some(diverging));
+    }
+    Ok(None)
+}
+
+/// KIP-951: with NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, v16+ names the leader (this node) and
 /// its endpoint so the client need not refresh metadata first.
 fn add_leader_endpoint(ctx: &RequestContext, resp: &mut FetchResponse) {
     let node_id = BrokerId(ctx.broker.config.node_id);
@@ -402,7 +462,7 @@ fn outcome_of(pd: &PartitionData) -> PartitionOutcome {
     }
 }
 
-/// The leader and epoch a v16+ FENCED_LEADER_EPOCH answer carries.
+/// The leader and epoch a v16+ NOT_LEADER / FENCED answer carries.
 fn current_leader(ctx: &RequestContext, leader_epoch: i32) -> LeaderIdAndEpoch {
     let mut leader = LeaderIdAndEpoch::default();
     leader.leader_id = BrokerId(ctx.broker.config.node_id);
