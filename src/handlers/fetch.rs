@@ -76,35 +76,62 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Result<Option<Fe
     let targets = resolve_targets(ctx, partitions, uses_topic_ids);
     let results = read_waiting(&req, &targets, session.from_follower).await;
 
-    let outcomes = || -> Vec<(PartitionKey, PartitionOutcome)> {
-        targets
-            .iter()
-            .zip(&results)
-            .map(|(t, pd)| (t.key.clone(), outcome_of(pd)))
-            .collect()
-    };
-    let (session_id, send) = match context {
-        FetchContext::Error(_) | FetchContext::Sessionless => (INVALID_SESSION_ID, None),
+    match finish_session(ctx, context, session, &targets, &results) {
+        Ok((session_id, send)) => Ok(Some(build_response(ctx, session_id, send, &targets, results))),
+        Err(resp) => Ok(Some(resp)),
+    }
+}
+
+/// Tells the session cache what was read: a full fetch may open a session,
+/// an incremental one learns which partitions to answer with. Returns the
+/// session id to answer with and, for an incremental fetch, which targets
+/// to send; or the error response when the session moved on meanwhile.
+fn finish_session(
+    ctx: &RequestContext,
+    context: FetchContext,
+    session: SessionRequest,
+    targets: &[Target],
+    results: &[PartitionData],
+) -> Result<(i32, Option<Vec<bool>>), FetchResponse> {
+    match context {
+        FetchContext::Error(_) | FetchContext::Sessionless => Ok((INVALID_SESSION_ID, None)),
         FetchContext::Full => {
             let answered = targets
                 .iter()
-                .zip(&results)
+                .zip(results)
                 .map(|(t, pd)| (t.key.clone(), t.request, outcome_of(pd)))
                 .collect();
-            (sessions(ctx).maybe_create_session(session, answered, now_ms()), None)
+            Ok((sessions(ctx).maybe_create_session(session, answered, now_ms()), None))
         }
         FetchContext::Incremental { session_id, .. } => {
-            let outcomes = outcomes();
-            match sessions(ctx).incremental_response(session_id, session.epoch, &outcomes) {
-                Ok(send) => (session_id, Some(send)),
+            let outcomes: Vec<(PartitionKey, PartitionOutcome)> = targets
+                .iter()
+                .zip(results)
+                .map(|(t, pd)| (t.key.clone(), outcome_of(pd)))
+                .collect();
+            let selected = sessions(ctx).incremental_response(session_id, session.epoch, &outcomes);
+            match selected {
+                Ok(send) => Ok((session_id, Some(send))),
                 Err(e) => {
                     let mut resp = session_error_response(e);
                     resp.session_id = session_id;
-                    return Ok(Some(resp));
+                    Err(resp)
                 }
             }
         }
-    };
+    }
+}
+
+/// The response: the targets `send` selects (all when None), consecutive
+/// partitions of one topic under one topic entry (Kafka's FetchResponse.of).
+fn build_response(
+    ctx: &RequestContext,
+    session_id: i32,
+    send: Option<Vec<bool>>,
+    targets: &[Target],
+    results: Vec<PartitionData>,
+) -> FetchResponse {
+    let version = ctx.version();
     let mut resp = FetchResponse::default();
     resp.session_id = session_id;
     let mut previous: Option<(TopicName, Uuid)> = None;
@@ -121,8 +148,6 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Result<Option<Fe
             }
             add_leader_endpoint(ctx, &mut resp);
         }
-        // Kafka's FetchResponse.of: consecutive partitions of one topic
-        // share a topic entry.
         let this = (target.topic.clone(), target.topic_id);
         if previous.as_ref() != Some(&this) {
             let mut tr = FetchableTopicResponse::default();
@@ -135,7 +160,7 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Result<Option<Fe
             tr.partitions.push(pd);
         }
     }
-    Ok(Some(resp))
+    resp
 }
 
 fn sessions(ctx: &RequestContext) -> MutexGuard<'_, FetchSessionCache> {
