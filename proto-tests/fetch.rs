@@ -148,3 +148,74 @@ async fn fetch_every_version() {
     .await;
     broker.stop().await;
 }
+
+/// Request fields Kafka reads with a special value, answered as Kafka does:
+/// replica id -1 (consumer) and -2 (debugging tool) read; a replica id >= 0
+/// is a follower, and a single node has none (Kafka's
+/// `followerReplicaOrThrow`); `last_fetched_epoch` -1 is no check, a
+/// known epoch whose end is below the fetch offset is a diverging epoch, an
+/// unknown one is OFFSET_OUT_OF_RANGE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_special_values() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.client().await;
+    let topic = create_topic(&mut c, "fetch-special", 1, &[]).await;
+    produce(&mut c, &topic, 0, batch(3, now_ms())).await;
+    let epoch = metadata_topic(&mut c, &topic.name).await.partitions[0].leader_epoch;
+    for v in [11i16, 12, 14, 15, 17] {
+        for replica in [-1, -2, 1, 5] {
+            for current_epoch in [-1, epoch] {
+                let mut req = fetch_request(v, &topic, 0, 0);
+                req.topics[0].partitions[0].current_leader_epoch = current_epoch;
+                if v >= 15 {
+                    req.replica_state.replica_id = BrokerId(replica);
+                } else {
+                    req.replica_id = BrokerId(replica);
+                }
+                let resp = c.call(v, &req).await;
+                let p = &resp.responses[0].partitions[0];
+                let want = match (replica >= 0, current_epoch) {
+                    (false, _) => NONE,
+                    (true, -1) => NOT_LEADER_OR_FOLLOWER,
+                    (true, _) => UNKNOWN_LEADER_EPOCH,
+                };
+                let what = format!("v{v} replica {replica} current epoch {current_epoch}");
+                assert_eq!(p.error_code, want, "{what}");
+                if want == NONE {
+                    assert_eq!(p.high_watermark, 3, "{what}: high watermark");
+                    assert!(p.records.as_ref().is_some_and(|r| !r.is_empty()), "{what}: records");
+                } else {
+                    assert_eq!(p.high_watermark, -1, "{what}: no offsets with the error");
+                }
+                if v >= 16 && want == NOT_LEADER_OR_FOLLOWER {
+                    assert_eq!(p.current_leader.leader_id, BrokerId(crate::harness::NODE_ID), "{what}");
+                    assert_eq!(resp.node_endpoints.len(), 1, "{what}: the leader's endpoint");
+                }
+            }
+        }
+    }
+    for v in [12i16, 17] {
+        let with_last = |offset: i64, last: i32| {
+            let mut req = fetch_request(v, &topic, 0, offset);
+            req.topics[0].partitions[0].last_fetched_epoch = last;
+            req
+        };
+        let p = c.call(v, &with_last(3, epoch)).await.responses[0].partitions[0].clone();
+        assert_eq!(
+            (p.error_code, p.diverging_epoch.epoch),
+            (NONE, -1),
+            "v{v}: same epoch, no divergence"
+        );
+        let p = c.call(v, &with_last(4, epoch)).await.responses[0].partitions[0].clone();
+        assert_eq!(p.error_code, NONE, "v{v}: diverging");
+        assert_eq!(
+            (p.diverging_epoch.epoch, p.diverging_epoch.end_offset),
+            (epoch, 3),
+            "v{v}: epoch {epoch} ends at 3, before the fetch offset 4"
+        );
+        assert_eq!(p.records, Some(Bytes::new()), "v{v}: no records when diverging");
+        let p = c.call(v, &with_last(3, epoch + 1)).await.responses[0].partitions[0].clone();
+        assert_eq!(p.error_code, OFFSET_OUT_OF_RANGE, "v{v}: an epoch the log never had");
+    }
+    broker.stop().await;
+}

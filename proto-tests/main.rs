@@ -18,6 +18,7 @@ mod cluster;
 mod configs;
 mod errors;
 mod fetch;
+mod fetch_sessions;
 mod groups;
 mod malformed;
 mod offsets;

@@ -291,3 +291,43 @@ async fn offset_for_leader_epoch_unwritten_epochs_every_version() {
     .await;
     broker.stop().await;
 }
+
+/// current_leader_epoch -1 is no check in ListOffsets and
+/// OffsetForLeaderEpoch; any other value must be the leader's epoch, and
+/// only -1 means "none" (-2 is an old epoch: FENCED_LEADER_EPOCH). Replica
+/// id -2 (a debugging tool) lists offsets like a consumer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_epoch_special_values() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.client().await;
+    let topic = create_topic(&mut c, "epoch-special", 1, &[]).await;
+    produce(&mut c, &topic, 0, batch(3, now_ms())).await;
+    for (current, code) in [
+        (-1, NONE),
+        (0, NONE),
+        (1, UNKNOWN_LEADER_EPOCH),
+        (-2, FENCED_LEADER_EPOCH),
+    ] {
+        for replica in [-1, -2] {
+            let mut p = ListOffsetsPartition::default();
+            p.partition_index = 0;
+            p.timestamp = LATEST;
+            p.current_leader_epoch = current;
+            let mut t = ListOffsetsTopic::default();
+            t.name = topic_name(&topic.name);
+            t.partitions = vec![p];
+            let mut req = ListOffsetsRequest::default();
+            req.replica_id = replica.into();
+            req.topics = vec![t];
+            let resp = c.call(9, &req).await;
+            let p = &resp.topics[0].partitions[0];
+            let what = format!("ListOffsets current epoch {current} replica {replica}");
+            assert_eq!(p.error_code, code, "{what}");
+            let want = if code == NONE { (3, 0) } else { (-1, -1) };
+            assert_eq!((p.offset, p.leader_epoch), want, "{what}: offset and epoch");
+        }
+        let e = offset_for_epoch(&mut c, 4, &topic.name, 0, current, 0).await;
+        assert_eq!(e.error_code, code, "OffsetForLeaderEpoch current epoch {current}");
+    }
+    broker.stop().await;
+}

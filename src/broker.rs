@@ -12,6 +12,7 @@ use crate::coordinator::producer_ids::{ProducerIdManager, BLOCK_SIZE};
 use crate::log::{LogError, LogManager};
 use crate::metadata::controller::ApiError;
 use crate::metadata::{ClusterImage, MetadataError, MetadataRecord, MetadataStore};
+use crate::replication::fetch_session::{FetchSessionCache, MIN_EVICTION_MS};
 use crate::replication::ReplicaManager;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,9 @@ pub struct Broker {
     pub replicas: Arc<ReplicaManager>,
     pub producer_ids: ProducerIdManager,
     pub groups: Arc<GroupCoordinator>,
+    /// KIP-227 fetch sessions; locked briefly by the Fetch handler, never
+    /// across an `.await`.
+    pub(crate) fetch_sessions: std::sync::Mutex<FetchSessionCache>,
 }
 
 pub fn now_ms() -> i64 {
@@ -67,6 +71,10 @@ impl Broker {
         ));
         // The coordinator answers only after its partitions are replayed.
         groups.load();
+        let fetch_sessions = std::sync::Mutex::new(FetchSessionCache::new(
+            config.max_incremental_fetch_session_cache_slots,
+            MIN_EVICTION_MS,
+        ));
         let broker = Arc::new(Broker {
             config,
             cluster_id,
@@ -74,6 +82,7 @@ impl Broker {
             replicas,
             producer_ids: ProducerIdManager::default(),
             groups,
+            fetch_sessions,
         });
         let min_isr = broker.config.log.min_insync_replicas;
         broker

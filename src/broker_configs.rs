@@ -146,6 +146,8 @@ broker_configs! {
         "Default size of one segment file.";
     "log.segment.delete.delay.ms", Long, Some("60000"), true,
         "Default time a deleted segment's files stay on disk.";
+    "max.incremental.fetch.session.cache.slots", Int, Some("1000"), false,
+        "Most incremental fetch sessions (KIP-227) the broker keeps.";
     "message.max.bytes", Int, Some("1048588"), true,
         "Largest record batch a topic accepts, by default.";
     "metadata.log.dir", String, None, false,

@@ -88,6 +88,9 @@ pub struct Config {
     pub auto_create_topics_enable: bool,
     pub delete_topic_enable: bool,
     pub socket_request_max_bytes: usize,
+    /// `max.incremental.fetch.session.cache.slots`: how many KIP-227 fetch
+    /// sessions the broker keeps.
+    pub max_incremental_fetch_session_cache_slots: usize,
     pub log_retention_check_interval_ms: u64,
     pub log: LogDefaults,
     pub groups: GroupSettings,
@@ -271,6 +274,14 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        let fetch_session_slots: i32 = parse(&get, "max.incremental.fetch.session.cache.slots")?;
+        if fetch_session_slots < 0 {
+            return Err(invalid(
+                "max.incremental.fetch.session.cache.slots",
+                &fetch_session_slots.to_string(),
+                "must be at least 0",
+            ));
+        }
         let retention_check: i64 = parse(&get, "log.retention.check.interval.ms")?;
         if retention_check < 1 {
             return Err(invalid(
@@ -300,6 +311,7 @@ impl Config {
             auto_create_topics_enable: parse_bool(&get, "auto.create.topics.enable")?,
             delete_topic_enable: parse_bool(&get, "delete.topic.enable")?,
             socket_request_max_bytes: socket_request_max_bytes as usize,
+            max_incremental_fetch_session_cache_slots: fetch_session_slots as usize,
             log_retention_check_interval_ms: retention_check as u64,
             log: LogDefaults {
                 segment_bytes: segment_bytes as u64,

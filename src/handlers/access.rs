@@ -21,6 +21,9 @@ pub const LOG: State = State(1);
 pub const TOPICS: State = State(1 << 1);
 /// Consumer groups: members, generations, committed offsets.
 pub const GROUPS: State = State(1 << 2);
+/// Incremental fetch sessions (KIP-227): each Fetch of a session moves its
+/// epoch on.
+pub const FETCH_SESSIONS: State = State(1 << 3);
 /// Everything, including what has no set of its own yet (producer ids,
 /// transactions, ACLs, quotas).
 pub const EVERYTHING: State = State(u8::MAX);

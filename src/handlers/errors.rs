@@ -30,3 +30,32 @@ pub fn partition_error(e: &PartitionError) -> ResponseError {
         PartitionError::NotEnoughReplicas { .. } => ResponseError::NotEnoughReplicas,
     }
 }
+
+/// Kafka's `checkCurrentLeaderEpoch`, shared by Fetch, ListOffsets and
+/// OffsetForLeaderEpoch: -1 (no epoch) skips the check; an epoch ahead of
+/// the leader's is UNKNOWN_LEADER_EPOCH (this broker may be behind), any
+/// other mismatch FENCED_LEADER_EPOCH (the client is).
+pub(crate) fn check_current_leader_epoch(requested: i32, current: i32) -> Result<(), ResponseError> {
+    if requested == -1 || requested == current {
+        Ok(())
+    } else if requested > current {
+        Err(ResponseError::UnknownLeaderEpoch)
+    } else {
+        Err(ResponseError::FencedLeaderEpoch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn current_leader_epoch_minus_one_is_no_check() {
+        assert_eq!(check_current_leader_epoch(-1, 7), Ok(()));
+        assert_eq!(check_current_leader_epoch(7, 7), Ok(()));
+        assert_eq!(check_current_leader_epoch(8, 7), Err(ResponseError::UnknownLeaderEpoch));
+        assert_eq!(check_current_leader_epoch(6, 7), Err(ResponseError::FencedLeaderEpoch));
+        // Only -1 means "absent"; other negatives are simply old epochs.
+        assert_eq!(check_current_leader_epoch(-2, 0), Err(ResponseError::FencedLeaderEpoch));
+    }
+}

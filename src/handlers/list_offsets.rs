@@ -7,7 +7,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
-use super::errors::log_error;
+use super::errors::{check_current_leader_epoch, log_error};
 use super::{HandlerError, RequestContext};
 use crate::replication::Partition;
 
@@ -35,7 +35,10 @@ pub async fn handle(
                     pr.timestamp = -1;
                     pr.offset = -1;
                 }
-                Some(part) => match lookup(&part, p.timestamp) {
+                // -1: no epoch to check (Kafka's localLogWithEpochOrThrow).
+                Some(part) => match check_current_leader_epoch(p.current_leader_epoch, part.leader_epoch())
+                    .and_then(|()| lookup(&part, p.timestamp))
+                {
                     Ok((offset, timestamp)) => {
                         pr.offset = offset;
                         pr.timestamp = timestamp;

@@ -126,7 +126,7 @@ macro_rules! apis {
 // Heartbeat behind it, but a Fetch sent after a Produce sees it.
 apis! {
     Produce(ProduceRequest) => produce::handle, overlaps Access::reads(TOPICS).writes(LOG);
-    Fetch(FetchRequest) => fetch::handle, overlaps Access::reads(TOPICS.and(LOG));
+    Fetch(FetchRequest) => fetch::handle, overlaps Access::reads(TOPICS.and(LOG)).writes(FETCH_SESSIONS);
     ListOffsets(ListOffsetsRequest) => list_offsets::handle, overlaps Access::reads(TOPICS.and(LOG));
     // Auto-creates topics when asked to.
     Metadata(MetadataRequest) => metadata::handle, overlaps Access::reads(NOTHING).writes(TOPICS);

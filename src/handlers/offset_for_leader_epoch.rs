@@ -5,6 +5,7 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
+use super::errors::check_current_leader_epoch;
 use super::{HandlerError, RequestContext};
 
 pub async fn handle(
@@ -22,18 +23,14 @@ pub async fn handle(
             e.end_offset = -1;
             match ctx.broker.replicas.get(topic.topic.0.as_str(), p.partition) {
                 None => e.error_code = ResponseError::UnknownTopicOrPartition.code(),
-                Some(part) => {
-                    let current = part.leader_epoch();
-                    if p.current_leader_epoch > current {
-                        e.error_code = ResponseError::UnknownLeaderEpoch.code();
-                    } else if p.current_leader_epoch >= 0 && p.current_leader_epoch < current {
-                        e.error_code = ResponseError::FencedLeaderEpoch.code();
-                    } else {
+                Some(part) => match check_current_leader_epoch(p.current_leader_epoch, part.leader_epoch()) {
+                    Err(code) => e.error_code = code.code(),
+                    Ok(()) => {
                         let (epoch, end) = part.end_offset_for_epoch(p.leader_epoch);
                         e.leader_epoch = epoch;
                         e.end_offset = end;
                     }
-                }
+                },
             }
             tr.partitions.push(e);
         }

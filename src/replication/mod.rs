@@ -3,6 +3,7 @@
 //! node every replica is the leader and the ISR is itself; followers join
 //! here with the cluster issue.
 
+pub(crate) mod fetch_session;
 pub mod partition;
 pub mod replica_manager;
 
