@@ -8,7 +8,7 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ProduceRequest};
 use crate::codes::*;
 use crate::harness::{each_version, now_ms, Client, TestBroker};
 use crate::ops::{self, create_topic, init_producer_id, list_offset, produce_request, Topic, LATEST};
-use crate::records::{batch, idempotent_batch, Producer};
+use crate::records::{batch, batch_with, idempotent_batch, Producer};
 
 /// Checks the fields of a successful partition result at `version`.
 fn assert_appended(p: &PartitionProduceResponse, version: i16, base_offset: i64, what: &str) {
@@ -170,5 +170,74 @@ async fn produce_acks_zero_sends_no_response() {
     assert_eq!(resp.error_code, NONE);
     let latest = ops::list_offset(&mut c, "acks-zero", 0, LATEST).await;
     assert_eq!(latest.offset, 2, "the acks=0 batch was appended");
+    broker.stop().await;
+}
+
+/// KIP-467: records that break a topic rule are refused by index, with
+/// Kafka's messages, at every version; `record_errors` and `error_message`
+/// exist from v8. Nothing of a refused batch is appended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_errors_every_version() {
+    let broker = TestBroker::start().await;
+    let ctx = broker.ctx.clone();
+    each_version(ApiKey::Produce, move |v| {
+        let ctx = ctx.clone();
+        async move {
+            let mut c = Client::connect(ctx.addr).await;
+            let now = now_ms();
+            let cases = [
+                (
+                    format!("compacted-v{v}"),
+                    ("cleanup.policy", "compact"),
+                    vec![(Some("k0"), now), (None, now), (Some("k2"), now), (None, now)],
+                    INVALID_RECORD,
+                ),
+                (
+                    format!("stamped-v{v}"),
+                    ("message.timestamp.before.max.ms", "3600000"),
+                    vec![(None, now), (None, now - 86_400_000), (None, now), (None, now - 86_400_000)],
+                    INVALID_TIMESTAMP,
+                ),
+            ];
+            for (name, config, records, code) in cases {
+                let topic = create_topic(&mut c, &name, 1, &[config]).await;
+                let resp = c.call(v, &produce_request(v, &topic, 0, batch_with(&records), -1)).await;
+                let p = &resp.responses[0].partition_responses[0];
+                assert_eq!((p.error_code, p.base_offset), (code, -1), "v{v} {name}");
+                if v >= 5 {
+                    assert_eq!(p.log_start_offset, 0, "v{v} {name}: log start offset");
+                }
+                if v < 8 {
+                    assert!(p.record_errors.is_empty() && p.error_message.is_none(), "v{v} {name}: no v8 fields");
+                } else {
+                    let indexes: Vec<i32> = p.record_errors.iter().map(|e| e.batch_index).collect();
+                    assert_eq!(indexes, vec![1, 3], "v{v} {name}: the records at fault");
+                    let first = p.record_errors[0].batch_index_error_message.as_ref().map(|m| m.to_string());
+                    let message = p.error_message.as_ref().map(|m| m.to_string()).unwrap_or_default();
+                    if code == INVALID_RECORD {
+                        let why = format!("Compacted topic cannot accept message without key in topic partition {name}-0.");
+                        assert_eq!(first.as_deref(), Some(why.as_str()), "v{v} {name}");
+                        assert_eq!(
+                            message,
+                            format!(
+                                "One or more records have been rejected due to 2 record errors in total, and only showing the first three errors at most: [RecordError(batchIndex=1, message='{why}'), RecordError(batchIndex=3, message='{why}')]"
+                            ),
+                            "v{v} {name}: error message"
+                        );
+                    } else {
+                        let why = first.unwrap_or_default();
+                        assert!(
+                            why.starts_with(&format!("Timestamp {} of message with offset 1 is out of range. The timestamp should be within [", now - 86_400_000)),
+                            "v{v} {name}: {why}"
+                        );
+                        assert_eq!(message, "One or more records have been rejected due to invalid timestamp", "v{v} {name}");
+                    }
+                }
+                let latest = list_offset(&mut c, &topic.name, 0, LATEST).await;
+                assert_eq!(latest.offset, 0, "v{v} {name}: nothing appended");
+            }
+        }
+    })
+    .await;
     broker.stop().await;
 }

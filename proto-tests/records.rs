@@ -61,6 +61,37 @@ pub fn batch_of(count: usize, first_timestamp_ms: i64, value_len: usize, produce
     bytes
 }
 
+/// One uncompressed batch of records with the given keys (None: keyless)
+/// and timestamps, no producer id.
+pub fn batch_with(records: &[(Option<&str>, i64)]) -> Bytes {
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (key, timestamp))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: NO_PRODUCER_EPOCH,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: (i as i32).wrapping_sub(1),
+            timestamp: *timestamp,
+            key: key.map(|k| Bytes::copy_from_slice(k.as_bytes())),
+            value: Some(Bytes::from(value(i, 16))),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode record batch");
+    buf.freeze()
+}
+
 pub fn batch(count: usize, first_timestamp_ms: i64) -> Bytes {
     batch_of(count, first_timestamp_ms, 16, None)
 }

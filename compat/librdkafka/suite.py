@@ -355,6 +355,122 @@ def admin_alter_configs(name):
         time.sleep(0.3)
 
 
+def topic_config(a, t, key):
+    r = ConfigResource("topic", t)
+    return wait_futures(a.describe_configs([r], request_timeout=20), 20)[r][key].value
+
+
+def alter_list(a, t, key, op, value):
+    res = ConfigResource("topic", t, incremental_configs=[
+        ConfigEntry(key, value, incremental_operation=op)])
+    wait_futures(a.incremental_alter_configs([res], request_timeout=20), 20)
+
+
+def expect_config(a, t, key, want):
+    deadline = time.monotonic() + 20
+    while True:
+        got = topic_config(a, t, key)
+        if got == want:
+            return
+        if time.monotonic() > deadline:
+            raise CaseFailed("%s: expected %r, got %r" % (key, want, got))
+        time.sleep(0.3)
+
+
+@case()
+def admin_list_config_append_subtract(name):
+    """APPEND and SUBTRACT on list configs, down to an empty cleanup.policy."""
+    t = topic_name(name)
+    a = create_topic(t, partitions=1)
+    APPEND, SUBTRACT = AlterConfigOpType.APPEND, AlterConfigOpType.SUBTRACT
+    steps = [
+        ("cleanup.policy", APPEND, "compact", "delete,compact"),
+        ("cleanup.policy", APPEND, "compact", "delete,compact"),
+        ("cleanup.policy", SUBTRACT, "delete", "compact"),
+        ("cleanup.policy", SUBTRACT, "compact", ""),
+        ("cleanup.policy", SUBTRACT, "compact", ""),
+        ("cleanup.policy", APPEND, "delete", "delete"),
+        ("follower.replication.throttled.replicas", APPEND, "0:1", "0:1"),
+        ("follower.replication.throttled.replicas", APPEND, "1:1", "0:1,1:1"),
+        ("follower.replication.throttled.replicas", SUBTRACT, "0:1", "1:1"),
+    ]
+    for key, op, value, want in steps:
+        alter_list(a, t, key, op, value)
+        expect_config(a, t, key, want)
+    try:
+        alter_list(a, t, "retention.ms", APPEND, "1000")
+        raise CaseFailed("APPEND to retention.ms (not a list) was accepted")
+    except KafkaException as e:
+        check(e.args[0].code() == KafkaError.INVALID_CONFIG, "APPEND to retention.ms: %s" % e)
+
+
+def produce_batch(t, msgs, **extra):
+    """Produces msgs (key, timestamp) as one batch to partition 0 and returns
+    each message's delivery error (None when delivered)."""
+    conf = client_conf(**{"linger.ms": 1000, "batch.num.messages": 1000,
+                          "message.timeout.ms": 20000, "retries": 0}, **extra)
+    p = Producer(conf)
+    results = [None] * len(msgs)
+    done = [False] * len(msgs)
+
+    def cb(i):
+        def deliver(err, _msg):
+            results[i] = err
+            done[i] = True
+        return deliver
+
+    for i, (key, ts) in enumerate(msgs):
+        p.produce(t, value=b"value", key=key, partition=0, timestamp=ts or 0, on_delivery=cb(i))
+    p.flush(30)
+    check(all(done), "not every delivery report arrived")
+    return results
+
+
+@case()
+def produce_keyless_to_compacted_record_errors(name):
+    """KIP-467: the keyless records of a batch sent to a compacted topic fail
+    with INVALID_RECORD, the keyed ones with them, nothing is appended."""
+    t = topic_name(name)
+    create_topic(t, partitions=1, config={"cleanup.policy": "compact"})
+    errs = produce_batch(t, [(b"k0", None), (None, None), (b"k2", None), (None, None)])
+    for i in (1, 3):
+        check(errs[i] is not None and errs[i].code() == KafkaError.INVALID_RECORD,
+              "keyless record %d: %s" % (i, errs[i]))
+    for i in (0, 2):
+        check(errs[i] is not None and errs[i].code() == KafkaError._INVALID_DIFFERENT_RECORD,
+              "keyed record %d fails because of the others: %s" % (i, errs[i]))
+    ok = produce_batch(t, [(b"k", None)])
+    check(ok[0] is None, "a keyed record: %s" % ok[0])
+    c = Consumer(client_conf(**{"group.id": "unused-" + t, "enable.auto.commit": False}))
+    try:
+        lo, hi = c.get_watermark_offsets(TopicPartition(t, 0), timeout=20)
+        check((lo, hi) == (0, 1), "only the keyed record is in the log: watermarks %s" % ((lo, hi),))
+    finally:
+        c.close()
+
+
+@case()
+def produce_timestamp_out_of_range_record_errors(name):
+    """Records with CreateTime timestamps outside the topic's window fail."""
+    t = topic_name(name)
+    hour = 3600 * 1000
+    create_topic(t, partitions=1, config={"message.timestamp.before.max.ms": str(hour),
+                                          "message.timestamp.after.max.ms": str(hour)})
+    now = int(time.time() * 1000)
+    day = 24 * hour
+    errs = produce_batch(t, [(None, now), (None, now - day), (None, now), (None, now + day)])
+    for i in (1, 3):
+        check(errs[i] is not None and errs[i].code() in (KafkaError.INVALID_TIMESTAMP, KafkaError.INVALID_RECORD),
+              "out-of-range record %d: %s" % (i, errs[i]))
+    for i in (0, 2):
+        check(errs[i] is not None and errs[i].code() == KafkaError._INVALID_DIFFERENT_RECORD,
+              "in-range record %d fails because of the others: %s" % (i, errs[i]))
+    alone = produce_batch(t, [(None, now - day)])
+    check(alone[0] is not None and alone[0].code() == KafkaError.INVALID_TIMESTAMP, "a lone old record: %s" % alone[0])
+    ok = produce_batch(t, [(None, now)])
+    check(ok[0] is None, "a current record: %s" % ok[0])
+
+
 @case()
 def admin_create_partitions(name):
     t = topic_name(name)
