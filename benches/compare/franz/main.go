@@ -4,6 +4,7 @@
 //
 //	franz-bench produce BOOTSTRAP TOPIC RECORDS RECORD_BYTES ACKS LINGER_MS BATCH_BYTES
 //	franz-bench e2e BOOTSTRAP TOPIC RATE_PER_S RECORD_BYTES WARMUP_S MEASURE_S
+//	franz-bench consume BOOTSTRAP TOPIC RECORDS
 //
 // produce: ACKS is 1 (leader only, idempotence off) or all (idempotent,
 // franz-go's default); reports throughput and the produce latency (Produce
@@ -12,6 +13,10 @@
 // e2e: produces RATE records/s (acks=1, no linger) carrying their send time
 // and consumes them from partition 0 in the same process (one clock);
 // reports end-to-end latency percentiles of the records after the warm-up.
+//
+// consume: reads RECORDS records of every partition of TOPIC from the
+// start, without a group (the broker's fetch path only), and reports the
+// throughput of record bytes.
 //
 // Each prints one line "RESULT key=value ..." on stdout; diagnostics go to stderr.
 package main
@@ -46,6 +51,11 @@ func main() {
 			usage()
 		}
 		endToEnd(os.Args[2], os.Args[3], mustInt(os.Args[4]), mustInt(os.Args[5]), mustInt(os.Args[6]), mustInt(os.Args[7]))
+	case "consume":
+		if len(os.Args) != 5 {
+			usage()
+		}
+		consume(os.Args[2], os.Args[3], mustInt(os.Args[4]))
 	default:
 		usage()
 	}
@@ -53,7 +63,8 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: franz-bench produce BOOTSTRAP TOPIC RECORDS RECORD_BYTES ACKS LINGER_MS BATCH_BYTES\n"+
-		"       franz-bench e2e BOOTSTRAP TOPIC RATE_PER_S RECORD_BYTES WARMUP_S MEASURE_S")
+		"       franz-bench e2e BOOTSTRAP TOPIC RATE_PER_S RECORD_BYTES WARMUP_S MEASURE_S\n"+
+		"       franz-bench consume BOOTSTRAP TOPIC RECORDS")
 	os.Exit(2)
 }
 
@@ -70,6 +81,9 @@ func produce(bootstrap, topic string, records, recordBytes int, acks string, lin
 		kgo.ProducerBatchMaxBytes(int32(batchBytes)),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.RecordDeliveryTimeout(2 * time.Minute),
+		// benches/compare creates its topics first; a bare run may rely on
+		// auto.create.topics.enable.
+		kgo.AllowAutoTopicCreation(),
 	}
 	switch acks {
 	case "1":
@@ -122,6 +136,41 @@ func produce(bootstrap, topic string, records, recordBytes int, acks string, lin
 	if failed.Load() > 0 {
 		os.Exit(1)
 	}
+}
+
+func consume(bootstrap, topic string, records int) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(bootstrap),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(64<<20),
+		kgo.FetchMaxPartitionBytes(8<<20),
+	)
+	if err != nil {
+		fail("client", err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil {
+		fail("ping", err)
+	}
+	var got, bytes int
+	start := time.Now()
+	for got < records {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			fail("consume", fmt.Errorf("%d of %d records before the deadline", got, records))
+		}
+		fetches.EachError(func(t string, p int32, err error) { fail(fmt.Sprintf("fetch %s-%d", t, p), err) })
+		fetches.EachRecord(func(r *kgo.Record) {
+			got++
+			bytes += len(r.Value)
+		})
+	}
+	seconds := time.Since(start).Seconds()
+	fmt.Printf("RESULT records=%d seconds=%.3f records_per_s=%.1f mib_per_s=%.2f\n",
+		got, seconds, float64(got)/seconds, float64(bytes)/seconds/(1<<20))
 }
 
 func endToEnd(bootstrap, topic string, rate, recordBytes, warmupS, measureS int) {
