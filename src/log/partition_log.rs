@@ -13,6 +13,7 @@ use bytes::Bytes;
 use super::batch::{self, BatchHeader, ATTR_TIMESTAMP_TYPE_LOG_APPEND, HEADER_SIZE};
 use super::config::LogConfig;
 use super::producer_state::{BatchMetadata, Check, ProducerStateManager};
+use super::roll::{self, ActiveSegment, RollParams};
 use super::segment::Segment;
 use super::LogError;
 
@@ -85,7 +86,7 @@ impl PartitionLog {
             let active = Some(base) == last;
             let mut producers = std::mem::take(&mut log.producers);
             let mut epochs = std::mem::take(&mut log.epochs);
-            let seg = Segment::recover(
+            let mut seg = Segment::recover(
                 dir,
                 base,
                 log.config.segment_index_bytes,
@@ -100,16 +101,12 @@ impl PartitionLog {
             )?;
             log.producers = producers;
             log.epochs = epochs;
+            // Kafka draws a fresh jitter for every segment it loads, too.
+            seg.roll_jitter_ms = roll::random_segment_jitter_ms(log.config.segment_jitter_ms, log.config.segment_ms);
             log.segments.insert(base, seg);
         }
         if log.segments.is_empty() {
-            let seg = Segment::create(
-                dir,
-                0,
-                log.config.segment_index_bytes,
-                log.config.index_interval_bytes,
-                now_ms,
-            )?;
+            let seg = log.create_segment(0, now_ms)?;
             log.segments.insert(0, seg);
         }
         let first_base = *log.segments.keys().next().expect("at least one segment");
@@ -185,7 +182,14 @@ impl PartitionLog {
             return Ok(self.duplicate_info(m));
         }
         let base_offset = self.log_end_offset();
-        self.maybe_roll(records.len(), header.last_offset_delta, now_ms)?;
+        // Rolling judges the batch by the timestamp it will be stored with.
+        let max_timestamp = if self.config.log_append_time {
+            now_ms
+        } else {
+            header.max_timestamp
+        };
+        let last_offset = base_offset + i64::from(header.last_offset_delta);
+        self.maybe_roll(records.len(), max_timestamp, last_offset, now_ms)?;
 
         // Rewrite only what lives outside the CRC (base offset, leader
         // epoch), unless LogAppendTime also changes attributes and max
@@ -231,24 +235,53 @@ impl PartitionLog {
         }
     }
 
-    fn maybe_roll(&mut self, batch_size: usize, last_delta: i32, now_ms: i64) -> Result<(), LogError> {
-        let config = self.config.clone();
-        let next = self.log_end_offset();
+    /// Rolls before appending when Kafka's `UnifiedLog.maybeRoll` would:
+    /// `LogSegment.shouldRoll` over the batch about to be written.
+    fn maybe_roll(&mut self, batch_size: usize, max_timestamp: i64, last_offset: i64, now_ms: i64) -> Result<(), LogError> {
         let active = self.active();
-        if active.is_empty() {
-            return Ok(());
-        }
-        let full = active.size() + batch_size as u64 > config.segment_bytes;
-        let rolled_since = active
-            .first_batch_timestamp
-            .filter(|t| *t > 0)
-            .unwrap_or(active.created_ms);
-        let old = now_ms - rolled_since > config.segment_ms;
-        let offsets_overflow = next + last_delta as i64 - active.base_offset > u32::MAX as i64;
-        if full || old || offsets_overflow || active.indexes_full() {
+        let state = ActiveSegment {
+            base_offset: active.base_offset,
+            size_bytes: active.size(),
+            rolling_based_timestamp: active.first_batch_timestamp,
+            created_ms: active.created_ms,
+            roll_jitter_ms: active.roll_jitter_ms,
+            offset_index_full: active.offset_index_full(),
+            time_index_full: active.time_index_full(),
+        };
+        let params = RollParams {
+            max_segment_ms: self.config.max_segment_ms(),
+            max_segment_bytes: self.config.segment_bytes,
+            max_timestamp_in_messages: max_timestamp,
+            max_offset_in_messages: last_offset,
+            messages_size_bytes: batch_size as u64,
+            now_ms,
+        };
+        if let Some(reason) = state.should_roll(&params) {
+            tracing::debug!(
+                dir = %self.dir.display(),
+                ?reason,
+                size_bytes = state.size_bytes,
+                waited_ms = state.time_waited_for_roll_ms(now_ms, max_timestamp),
+                roll_ms = params.max_segment_ms.saturating_sub(state.roll_jitter_ms),
+                "rolling segment"
+            );
             self.roll(now_ms)?;
         }
         Ok(())
+    }
+
+    /// A new, empty segment with its own roll jitter (Kafka's
+    /// `LogSegment.open` draws `LogConfig.randomSegmentJitter` per segment).
+    fn create_segment(&self, base_offset: i64, now_ms: i64) -> Result<Segment, LogError> {
+        let mut seg = Segment::create(
+            &self.dir,
+            base_offset,
+            self.config.segment_index_bytes,
+            self.config.index_interval_bytes,
+            now_ms,
+        )?;
+        seg.roll_jitter_ms = roll::random_segment_jitter_ms(self.config.segment_jitter_ms, self.config.segment_ms);
+        Ok(seg)
     }
 
     /// Seals the active segment and starts a new one at the log end offset.
@@ -258,13 +291,7 @@ impl PartitionLog {
             return Ok(());
         }
         self.active_mut().seal()?;
-        let seg = Segment::create(
-            &self.dir,
-            next,
-            self.config.segment_index_bytes,
-            self.config.index_interval_bytes,
-            now_ms,
-        )?;
+        let seg = self.create_segment(next, now_ms)?;
         tracing::debug!(dir = %self.dir.display(), base_offset = next, "rolled segment");
         self.segments.insert(next, seg);
         Ok(())
@@ -291,19 +318,21 @@ impl PartitionLog {
         if offset >= max_offset {
             return Ok(None);
         }
-        let Some((_, seg)) = self.segments.range(..=offset).next_back() else {
+        let Some((&floor, _)) = self.segments.range(..=offset).next_back() else {
             return Ok(None);
         };
-        let mut seg = seg;
-        let mut found = seg.position_of(offset)?;
-        if found.is_none() {
-            // The offset is past this segment's last batch: the next one has it.
-            if let Some((_, next)) = self.segments.range(offset + 1..).next() {
-                seg = next;
-                found = seg.position_of(offset)?;
+        // Kafka's LocalLog.read: read from the segment holding `offset`; only
+        // when it has nothing at or after `offset` move on to the next one.
+        // A read never spans segments, even when the one it reads from holds
+        // less than `max_bytes`.
+        let mut found = None;
+        for seg in self.segments.range(floor..).map(|(_, s)| s) {
+            if let Some(hit) = seg.position_of(offset)? {
+                found = Some((seg, hit));
+                break;
             }
         }
-        let Some((position, first)) = found else {
+        let Some((seg, (position, first))) = found else {
             return Ok(None);
         };
         // Upper bound: the end of the segment, or the first batch at or past
@@ -425,7 +454,7 @@ impl PartitionLog {
                 let newest = if seg.max_timestamp >= 0 {
                     seg.max_timestamp
                 } else {
-                    seg.created_ms
+                    seg.file_time_ms
                 };
                 if now_ms - newest <= self.config.retention_ms {
                     break;
@@ -637,5 +666,164 @@ mod tests {
         ));
         let start = log.delete_records_before(150, 160).unwrap();
         assert_eq!(start, 150);
+    }
+
+    const DAY_MS: i64 = 86_400_000;
+    const NOW_MS: i64 = 1_800_000_000_000;
+
+    fn roll_config(segment_ms: i64) -> LogConfig {
+        let mut c = config();
+        c.segment_bytes = 1 << 30;
+        c.index_interval_bytes = 4096;
+        c.segment_index_bytes = 10 << 20;
+        c.segment_ms = segment_ms;
+        c
+    }
+
+    fn segment_bases(log: &PartitionLog) -> Vec<i64> {
+        log.segments.keys().copied().collect()
+    }
+
+    #[test]
+    fn back_dated_batches_close_together_share_one_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), roll_config(7 * DAY_MS), NOW_MS, true).unwrap();
+        for i in 0..500 {
+            let ts = NOW_MS - 30 * DAY_MS + i * 1_000;
+            log.append(&batch(1, -1, -1, -1, ts), 0, NOW_MS + i).unwrap();
+        }
+        assert_eq!(segment_bases(&log), vec![0]);
+        // One read returns every batch.
+        let plan = log.plan_read(0, 1 << 20, 500, true).unwrap().unwrap();
+        assert_eq!(plan.len as u64, log.size_bytes());
+    }
+
+    #[test]
+    fn record_time_past_segment_ms_rolls() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), roll_config(60_000), NOW_MS, true).unwrap();
+        // Back-dated by a month, 10 s apart: a roll once a batch is more than
+        // 60 s of record time after its segment's first batch.
+        for i in 0..20 {
+            let ts = NOW_MS - 30 * DAY_MS + i * 10_000;
+            log.append(&batch(1, -1, -1, -1, ts), 0, NOW_MS).unwrap();
+        }
+        assert_eq!(segment_bases(&log), vec![0, 7, 14]);
+    }
+
+    #[test]
+    fn a_future_dated_first_batch_holds_the_segment_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = roll_config(3_600_000);
+        c.timestamp_after_max_ms = i64::MAX;
+        let mut log = PartitionLog::open(dir.path(), c, NOW_MS, true).unwrap();
+        log.append(&batch(1, -1, -1, -1, NOW_MS + DAY_MS), 0, NOW_MS).unwrap();
+        // Current timestamps are "before" the first batch: no time roll, as
+        // in Kafka, however much wall-clock time passes.
+        for i in 0..10 {
+            let now = NOW_MS + i * 3_600_000;
+            log.append(&batch(1, -1, -1, -1, now), 0, now).unwrap();
+        }
+        assert_eq!(segment_bases(&log), vec![0]);
+        let ts = NOW_MS + DAY_MS + 3_600_001;
+        log.append(&batch(1, -1, -1, -1, ts), 0, NOW_MS).unwrap();
+        assert_eq!(segment_bases(&log), vec![0, 11]);
+    }
+
+    #[test]
+    fn log_append_time_rolls_by_append_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = roll_config(60_000);
+        c.log_append_time = true;
+        let mut log = PartitionLog::open(dir.path(), c, NOW_MS, true).unwrap();
+        // The client's (ancient, far apart) timestamps do not matter.
+        log.append(&batch(1, -1, -1, -1, 1_000), 0, NOW_MS).unwrap();
+        log.append(&batch(1, -1, -1, -1, 9_000_000), 0, NOW_MS + 60_000).unwrap();
+        assert_eq!(segment_bases(&log), vec![0]);
+        log.append(&batch(1, -1, -1, -1, 5), 0, NOW_MS + 60_001).unwrap();
+        assert_eq!(segment_bases(&log), vec![0, 2]);
+    }
+
+    #[test]
+    fn without_timestamps_wall_clock_since_creation_rolls() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), roll_config(60_000), NOW_MS, true).unwrap();
+        log.append(&batch(1, -1, -1, -1, -1), 0, NOW_MS).unwrap();
+        log.append(&batch(1, -1, -1, -1, -1), 0, NOW_MS + 60_000).unwrap();
+        assert_eq!(segment_bases(&log), vec![0]);
+        log.append(&batch(1, -1, -1, -1, -1), 0, NOW_MS + 60_001).unwrap();
+        assert_eq!(segment_bases(&log), vec![0, 2]);
+    }
+
+    #[test]
+    fn each_segment_rolls_early_by_its_own_jitter() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = roll_config(60_000);
+        c.segment_jitter_ms = 60_000;
+        let mut log = PartitionLog::open(dir.path(), c, NOW_MS, true).unwrap();
+        let jitter = log.active().roll_jitter_ms;
+        assert!((0..60_000).contains(&jitter));
+        let first = NOW_MS - DAY_MS;
+        log.append(&batch(1, -1, -1, -1, first), 0, NOW_MS).unwrap();
+        log.append(&batch(1, -1, -1, -1, first + 60_000 - jitter), 0, NOW_MS).unwrap();
+        assert_eq!(segment_bases(&log), vec![0]);
+        log.append(&batch(1, -1, -1, -1, first + 60_001 - jitter), 0, NOW_MS).unwrap();
+        assert_eq!(segment_bases(&log), vec![0, 2]);
+        assert!((0..60_000).contains(&log.active().roll_jitter_ms));
+    }
+
+    #[test]
+    fn full_offset_or_time_index_rolls() {
+        // 36 index bytes: 4 offset entries, 3 time entries of which Kafka
+        // keeps one free, so the time index is full at 2.
+        let mut c = roll_config(7 * DAY_MS);
+        c.index_interval_bytes = 0;
+        c.segment_index_bytes = 36;
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), c.clone(), NOW_MS, true).unwrap();
+        for i in 0..5 {
+            log.append(&batch(1, -1, -1, -1, NOW_MS + i), 0, NOW_MS).unwrap();
+        }
+        assert_eq!(segment_bases(&log), vec![0, 2, 4], "time index full");
+        // Equal timestamps add no time-index entries: the offset index fills.
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = PartitionLog::open(dir.path(), c, NOW_MS, true).unwrap();
+        for _ in 0..6 {
+            log.append(&batch(1, -1, -1, -1, NOW_MS), 0, NOW_MS).unwrap();
+        }
+        assert_eq!(segment_bases(&log), vec![0, 4], "offset index full");
+    }
+
+    #[test]
+    fn size_rolls_before_a_batch_that_would_not_fit() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = batch(1, -1, -1, -1, NOW_MS);
+        let mut c = roll_config(7 * DAY_MS);
+        c.segment_bytes = 3 * b.len() as u64;
+        let mut log = PartitionLog::open(dir.path(), c, NOW_MS, true).unwrap();
+        for _ in 0..4 {
+            log.append(&b, 0, NOW_MS).unwrap();
+        }
+        assert_eq!(segment_bases(&log), vec![0, 3], "exactly full is allowed");
+    }
+
+    #[test]
+    fn a_read_stays_in_one_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = batch(1, -1, -1, -1, NOW_MS);
+        let mut c = roll_config(7 * DAY_MS);
+        c.segment_bytes = 3 * b.len() as u64;
+        let mut log = PartitionLog::open(dir.path(), c, NOW_MS, true).unwrap();
+        for _ in 0..9 {
+            log.append(&b, 0, NOW_MS).unwrap();
+        }
+        assert_eq!(segment_bases(&log), vec![0, 3, 6]);
+        // Kafka's LocalLog.read: the rest of offset 1's segment, not more,
+        // though max_bytes would take everything.
+        let plan = log.plan_read(1, 1 << 20, 9, true).unwrap().unwrap();
+        assert_eq!(plan.len, 2 * b.len());
+        let plan = log.plan_read(3, 1 << 20, 9, true).unwrap().unwrap();
+        assert_eq!(plan.len, 3 * b.len());
+        assert_eq!(BatchHeader::parse(&plan.read().unwrap()).unwrap().base_offset, 3);
     }
 }
