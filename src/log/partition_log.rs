@@ -826,4 +826,28 @@ mod tests {
         assert_eq!(plan.len, 3 * b.len());
         assert_eq!(BatchHeader::parse(&plan.read().unwrap()).unwrap().base_offset, 3);
     }
+
+    #[test]
+    fn appends_after_a_reopen_go_after_the_existing_batches() {
+        // The log file was written through its cursor, which a reopened file
+        // has at 0: appends after a restart overwrote the segment's head.
+        let dir = tempfile::tempdir().unwrap();
+        for clean in [true, false] {
+            let mut log = PartitionLog::open(dir.path(), roll_config(7 * DAY_MS), NOW_MS, true).unwrap();
+            let start = log.log_end_offset();
+            for i in 0..3 {
+                log.append(&batch(1, -1, -1, -1, NOW_MS + i), 0, NOW_MS).unwrap();
+            }
+            if clean {
+                log.close().unwrap();
+            }
+            drop(log);
+            let log = PartitionLog::open(dir.path(), roll_config(7 * DAY_MS), NOW_MS, clean).unwrap();
+            assert_eq!(log.log_end_offset(), start + 3);
+            let plan = log.plan_read(0, 1 << 20, start + 3, true).unwrap().unwrap();
+            assert_eq!(plan.len as u64, log.size_bytes());
+            let data = plan.read().unwrap();
+            assert_eq!(BatchHeader::parse(&data).unwrap().base_offset, 0);
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! the 20-digit base offset as Kafka names them.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, IoSlice, Write};
+use std::io::{self, IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -165,6 +165,9 @@ impl Segment {
             let cut = seg.next_offset;
             seg.offset_index.truncate_to_key(cut - base_offset);
         }
+        // Appends write through the file's cursor: put it at the end of the
+        // valid data (a freshly opened file has it at 0).
+        (&*seg.log).seek(SeekFrom::Start(seg.size))?;
         Ok(seg)
     }
 
@@ -308,6 +311,7 @@ impl Segment {
             return Ok(false);
         };
         self.log.set_len(pos)?;
+        (&*self.log).seek(SeekFrom::Start(pos))?;
         self.size = pos;
         self.offset_index.truncate_to_key(offset - self.base_offset);
         self.time_index.clear();
