@@ -55,6 +55,7 @@ public final class Main {
         cases.addAll(ConsumerCases.all());
         cases.addAll(AdminCases.all());
         cases.addAll(GroupCases.all());
+        cases.addAll(SegmentRollCases.all());
 
         PrintStream out = System.out;
         for (Case c : cases) {
