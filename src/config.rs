@@ -546,7 +546,10 @@ mod tests {
         set.insert("log.roll.jitter.hours".to_string(), "2".to_string());
         set.insert("log.roll.hours".to_string(), "3".to_string());
         let c = Config::from_sources(&set).unwrap();
-        assert_eq!((c.log.segment_ms, c.log.segment_jitter_ms), (3 * 3_600_000, 2 * 3_600_000));
+        assert_eq!(
+            (c.log.segment_ms, c.log.segment_jitter_ms),
+            (3 * 3_600_000, 2 * 3_600_000)
+        );
         set.insert("log.roll.jitter.ms".to_string(), "1500".to_string());
         set.insert("log.roll.ms".to_string(), "60000".to_string());
         let c = Config::from_sources(&set).unwrap();

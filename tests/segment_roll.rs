@@ -103,7 +103,11 @@ async fn five_hundred_back_dated_batches_share_one_segment() {
             .append(&batch(month_ago + i * 10, format!("v{i}")), 1, now_ms())
             .unwrap();
     }
-    assert_eq!(segment_files(&broker, "backfill"), 1, "Apache Kafka keeps one segment too");
+    assert_eq!(
+        segment_files(&broker, "backfill"),
+        1,
+        "Apache Kafka keeps one segment too"
+    );
     assert_eq!(records_in_one_fetch(&broker, "backfill", 0), 500);
 
     // After a restart the segment's first timestamp is read back from the

@@ -237,7 +237,13 @@ impl PartitionLog {
 
     /// Rolls before appending when Kafka's `UnifiedLog.maybeRoll` would:
     /// `LogSegment.shouldRoll` over the batch about to be written.
-    fn maybe_roll(&mut self, batch_size: usize, max_timestamp: i64, last_offset: i64, now_ms: i64) -> Result<(), LogError> {
+    fn maybe_roll(
+        &mut self,
+        batch_size: usize,
+        max_timestamp: i64,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
         let active = self.active();
         let state = ActiveSegment {
             base_offset: active.base_offset,
@@ -738,7 +744,8 @@ mod tests {
         let mut log = PartitionLog::open(dir.path(), c, NOW_MS, true).unwrap();
         // The client's (ancient, far apart) timestamps do not matter.
         log.append(&batch(1, -1, -1, -1, 1_000), 0, NOW_MS).unwrap();
-        log.append(&batch(1, -1, -1, -1, 9_000_000), 0, NOW_MS + 60_000).unwrap();
+        log.append(&batch(1, -1, -1, -1, 9_000_000), 0, NOW_MS + 60_000)
+            .unwrap();
         assert_eq!(segment_bases(&log), vec![0]);
         log.append(&batch(1, -1, -1, -1, 5), 0, NOW_MS + 60_001).unwrap();
         assert_eq!(segment_bases(&log), vec![0, 2]);
@@ -765,9 +772,11 @@ mod tests {
         assert!((0..60_000).contains(&jitter));
         let first = NOW_MS - DAY_MS;
         log.append(&batch(1, -1, -1, -1, first), 0, NOW_MS).unwrap();
-        log.append(&batch(1, -1, -1, -1, first + 60_000 - jitter), 0, NOW_MS).unwrap();
+        log.append(&batch(1, -1, -1, -1, first + 60_000 - jitter), 0, NOW_MS)
+            .unwrap();
         assert_eq!(segment_bases(&log), vec![0]);
-        log.append(&batch(1, -1, -1, -1, first + 60_001 - jitter), 0, NOW_MS).unwrap();
+        log.append(&batch(1, -1, -1, -1, first + 60_001 - jitter), 0, NOW_MS)
+            .unwrap();
         assert_eq!(segment_bases(&log), vec![0, 2]);
         assert!((0..60_000).contains(&log.active().roll_jitter_ms));
     }

@@ -152,7 +152,10 @@ mod tests {
     fn time_roll_compares_record_timestamps_strictly() {
         let first = NOW_MS - 30 * DAY_MS;
         assert_eq!(segment().should_roll(&params(first + WEEK_MS)), None);
-        assert_eq!(segment().should_roll(&params(first + WEEK_MS + 1)), Some(RollReason::Time));
+        assert_eq!(
+            segment().should_roll(&params(first + WEEK_MS + 1)),
+            Some(RollReason::Time)
+        );
     }
 
     #[test]
