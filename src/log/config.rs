@@ -363,4 +363,15 @@ mod tests {
         o.insert("cleanup.policy".to_string(), "delete".to_string());
         assert_eq!(LogConfig::new(&defaults, &o).max_segment_ms(), c.segment_ms);
     }
+
+    #[test]
+    fn segment_jitter_defaults_to_the_broker_setting() {
+        let mut defaults = crate::config::Config::embedded().log;
+        let def = definition("segment.jitter.ms").unwrap();
+        assert_eq!(default_value(def, &defaults), "0");
+        defaults.segment_jitter_ms = 3_600_000;
+        assert_eq!(default_value(def, &defaults), "3600000");
+        assert_eq!(LogConfig::new(&defaults, &BTreeMap::new()).segment_jitter_ms, 3_600_000);
+        assert!(validate("segment.jitter.ms", "-1").is_err());
+    }
 }

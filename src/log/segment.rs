@@ -316,6 +316,11 @@ impl Segment {
         self.offset_index.truncate_to_key(offset - self.base_offset);
         self.time_index.clear();
         self.next_offset = offset;
+        if pos == 0 {
+            // Kafka's LogSegment.truncateTo: an emptied segment rolls by its
+            // next first batch again.
+            self.first_batch_timestamp = None;
+        }
         Ok(true)
     }
 
