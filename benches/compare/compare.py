@@ -479,7 +479,8 @@ class Load:
 def segment_files(broker, topic):
     """Segment (.log) files of every partition of topic, counted on disk."""
     root = broker.datadir / "log"
-    return sum(1 for d in root.glob(f"{topic}-*") if d.is_dir() for _ in d.glob("*.log"))
+    dirs = [d for d in root.glob(f"{topic}-*") if d.is_dir() and d.name[len(topic) + 1:].isdigit()]
+    return sum(1 for d in dirs for _ in d.glob("*.log"))
 
 
 def produce_load(name, desc, partitions, records, size, acks, tool="java", backdate_ms=0):

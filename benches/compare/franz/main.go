@@ -77,7 +77,9 @@ func produce(bootstrap, topic string, records, recordBytes int, acks string, lin
 		kgo.ProducerLinger(time.Duration(lingerMs) * time.Millisecond),
 		kgo.ProducerBatchMaxBytes(int32(batchBytes)),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
-		kgo.RecordDeliveryTimeout(2 * time.Minute),
+		// franz-go measures the delivery timeout from each record's
+		// Timestamp: a backdate would expire every record at once.
+		kgo.RecordDeliveryTimeout(2*time.Minute + backdate),
 	}
 	switch acks {
 	case "1":
