@@ -62,6 +62,7 @@ pub struct GroupSettings {
 pub struct LogDefaults {
     pub segment_bytes: u64,
     pub segment_ms: i64,
+    pub segment_jitter_ms: i64,
     pub retention_ms: i64,
     pub retention_bytes: i64,
     pub index_interval_bytes: u32,
@@ -242,6 +243,22 @@ impl Config {
         } else {
             parse::<i64>(&get, "log.roll.hours")? * 3_600_000
         };
+        // Kafka: log.roll.jitter.ms wins over log.roll.jitter.hours, as for log.roll.*.
+        let segment_jitter_ms: i64 = if let Some(v) = set.get("log.roll.jitter.ms") {
+            parse_value("log.roll.jitter.ms", v)?
+        } else {
+            parse::<i64>(&get, "log.roll.jitter.hours")? * 3_600_000
+        };
+        if segment_ms < 1 {
+            return Err(invalid("log.roll.ms", &segment_ms.to_string(), "must be at least 1"));
+        }
+        if segment_jitter_ms < 0 {
+            return Err(invalid(
+                "log.roll.jitter.ms",
+                &segment_jitter_ms.to_string(),
+                "must be at least 0",
+            ));
+        }
         let segment_bytes: i64 = parse(&get, "log.segment.bytes")?;
         if segment_bytes < 14 {
             return Err(invalid(
@@ -316,6 +333,7 @@ impl Config {
             log: LogDefaults {
                 segment_bytes: segment_bytes as u64,
                 segment_ms,
+                segment_jitter_ms,
                 retention_ms,
                 retention_bytes: parse(&get, "log.retention.bytes")?,
                 index_interval_bytes: index_interval as u32,
@@ -463,6 +481,32 @@ mod tests {
         assert_eq!(c.log_dirs, vec![PathBuf::from("./fjord-data")]);
         assert!(c.auto_create_topics_enable);
         assert_eq!(c.log.retention_ms, 7 * 24 * 3_600_000);
+    }
+
+    #[test]
+    fn roll_time_and_jitter_take_ms_over_hours() {
+        let c = Config::embedded();
+        assert_eq!(c.log.segment_ms, 168 * 3_600_000);
+        assert_eq!(c.log.segment_jitter_ms, 0);
+        assert_eq!(
+            crate::broker_configs::definition("log.roll.jitter.hours").and_then(|d| d.default),
+            Some("0")
+        );
+        let mut set = BTreeMap::new();
+        set.insert("log.roll.jitter.hours".to_string(), "2".to_string());
+        set.insert("log.roll.hours".to_string(), "3".to_string());
+        let c = Config::from_sources(&set).unwrap();
+        assert_eq!(
+            (c.log.segment_ms, c.log.segment_jitter_ms),
+            (3 * 3_600_000, 2 * 3_600_000)
+        );
+        set.insert("log.roll.jitter.ms".to_string(), "1500".to_string());
+        set.insert("log.roll.ms".to_string(), "60000".to_string());
+        let c = Config::from_sources(&set).unwrap();
+        assert_eq!((c.log.segment_ms, c.log.segment_jitter_ms), (60_000, 1_500));
+        set.insert("log.roll.jitter.ms".to_string(), "-1".to_string());
+        let err = Config::from_sources(&set).unwrap_err().to_string();
+        assert!(err.contains("log.roll.jitter.ms"), "{err}");
     }
 
     #[test]

@@ -443,8 +443,10 @@ def producer_perf(broker, label, topic, records, size, acks):
     return m
 
 
-def franz_perf(broker, label, topic, records, size, acks):
+def franz_perf(broker, label, topic, records, size, acks, backdate_ms=0):
     cmd = [FRANZ_BENCH, "produce", f"127.0.0.1:{broker.port}", topic, str(records), str(size), acks, "5", "131072"]
+    if backdate_ms:
+        cmd.append(str(backdate_ms))
     out, m = run_client(broker, label, cmd)
     r = result_line(out)
     m.update({
@@ -474,10 +476,21 @@ class Load:
         return {t for t, _ in self.topics} | set(self.reads)
 
 
-def produce_load(name, desc, partitions, records, size, acks, tool="java"):
+def segment_files(broker, topic):
+    """Segment (.log) files of every partition of topic, counted on disk."""
+    root = broker.datadir / "log"
+    dirs = [d for d in root.glob(f"{topic}-*") if d.is_dir() and d.name[len(topic) + 1:].isdigit()]
+    return sum(1 for d in dirs for _ in d.glob("*.log"))
+
+
+def produce_load(name, desc, partitions, records, size, acks, tool="java", backdate_ms=0):
     def run(broker):
-        fn = producer_perf if tool == "java" else franz_perf
-        return fn(broker, name, name, scaled(records), size, acks)
+        if tool == "java":
+            m = producer_perf(broker, name, name, scaled(records), size, acks)
+        else:
+            m = franz_perf(broker, name, name, scaled(records), size, acks, backdate_ms)
+        m["segments"] = segment_files(broker, name)
+        return m
     return Load(name, desc, run, [(name, partitions)], early=partitions <= 8, records=scaled(records))
 
 
@@ -535,6 +548,9 @@ def e2e_load(name, desc, tool):
     return Load(name, desc, run, [(name, 1)])
 
 
+# How old the back-dated load's CreateTime timestamps are.
+BACKDATE_MS = 30 * 24 * 3600 * 1000
+
 # The consume load reads the topic of the first measured produce load.
 BACKLOG_TOPIC = "produce-1k-acks1-p1"
 LOADS = [
@@ -554,6 +570,10 @@ LOADS = [
                  tool="franz"),
     produce_load("franz-1k-acks1-p8", "franz-go producer: 1 KiB, acks=1, 8 partitions", 8, 1_500_000, RECORD_1K, "1",
                  tool="franz"),
+    # Issue 17: a backfill with CreateTime 30 days old must roll segments as
+    # current timestamps do (by size), not one per batch.
+    produce_load("franz-1k-acks1-p1-backdated", "franz-go producer: 1 KiB, acks=1, 1 partition, CreateTime 30 days old",
+                 1, 1_500_000, RECORD_1K, "1", tool="franz", backdate_ms=BACKDATE_MS),
     produce_load("produce-1k-acks1-p100", "1 KiB, acks=1, 100 partitions", 100, 1_000_000, RECORD_1K, "1"),
     # Fewer records: both brokers run this one at a third of the 8-partition rate.
     produce_load("produce-1k-acks1-p1000", "1 KiB, acks=1, 1000 partitions", 1000, 500_000, RECORD_1K, "1"),
@@ -635,8 +655,9 @@ PRODUCE_METRICS = [
     ("broker_cpu_s_per_gb", "broker CPU s per GB", "{:.2f}", False),
     ("client_cpu_s", "client CPU (s)", "{:.1f}", False),
     ("broker_hwm_mib", "broker peak RSS so far (MiB)", "{:.0f}", False),
+    ("segments", "segment files after the load", "{:,.0f}", False),
 ]
-CONSUME_METRICS = [m for m in PRODUCE_METRICS if not m[0].startswith("lat_")]
+CONSUME_METRICS = [m for m in PRODUCE_METRICS if not m[0].startswith("lat_") and m[0] != "segments"]
 CONSUME_METRICS[1:1] = [
     ("records_per_s_with_join", "records/s including the group join", "{:,.0f}", True),
     ("group_join_ms", "group join (ms)", "{:,.0f}", False),

@@ -734,6 +734,57 @@ def commit_async_in_order(name):
     finally:
         c.close()
 
+N_BACK_DATED = 500
+DAY_MS = 86400 * 1000
+
+
+@case()
+def back_dated_one_segment(name):
+    """Issue 17: 500 single-record batches with CreateTime timestamps a month
+    old stay in one segment (Kafka rolls by the records' own time, measured
+    from the segment's first batch), so a consumer reads them back in a few
+    fetches, not one fetch per batch."""
+    t = topic_name(name)
+    create_topic(t, partitions=1)
+    ts_base = int(time.time() * 1000) - 30 * DAY_MS
+    p = Producer(client_conf(**{"linger.ms": 0, "acks": "all"}))
+    delivered = {}
+    errors = []
+
+    def dr(err, msg, i):
+        if err is not None:
+            errors.append("record %d: %s" % (i, err))
+        else:
+            delivered.setdefault(msg.partition(), []).append((msg.offset(), i))
+
+    deadline = time.monotonic() + 60
+    for i in range(N_BACK_DATED):
+        key, value, headers = record(i)
+        p.produce(t, value=value, key=key, headers=headers, timestamp=ts_base + i * 10,
+                  on_delivery=lambda err, msg, i=i: dr(err, msg, i))
+        # one record per batch: wait for each before sending the next
+        check(p.flush(max(1.0, deadline - time.monotonic())) == 0, "record %d not delivered in time" % i)
+    check(not errors, "%d delivery errors, first: %s" % (len(errors), errors[0] if errors else ""))
+
+    fetches = []
+
+    def stats(js):
+        import json
+        st = json.loads(js)
+        fetches.append(sum(b.get("req", {}).get("Fetch", 0) for b in st["brokers"].values() if b.get("nodeid", -1) >= 0))
+
+    consumed = consume_assigned(t, 1, {0: N_BACK_DATED}, extra={
+        "statistics.interval.ms": 100, "stats_cb": stats, "fetch.wait.max.ms": 500})
+    n_fetch = fetches[-1] if fetches else None
+    log("%d back-dated records read back with %s Fetch requests" % (N_BACK_DATED, n_fetch))
+    for (off, i), m in zip(sorted(delivered[0]), consumed[0]):
+        check(m.offset() == off and m.timestamp() == (TIMESTAMP_CREATE_TIME, ts_base + i * 10),
+              "offset %d: %r, expected CreateTime %d" % (off, m.timestamp(), ts_base + i * 10))
+    check(n_fetch is not None, "no statistics from the consumer")
+    # one segment: a handful of fetches (the rest are empty long polls);
+    # one segment per batch needed ~500
+    check(n_fetch < 50, "%d Fetch requests to read %d back-dated records" % (n_fetch, N_BACK_DATED))
+
 
 # --------------------------------------------------------------------------
 

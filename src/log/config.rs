@@ -139,7 +139,7 @@ pub fn default_value(def: &TopicConfigDef, d: &LogDefaults) -> String {
         "retention.ms" => d.retention_ms.to_string(),
         "segment.bytes" => d.segment_bytes.to_string(),
         "segment.index.bytes" => d.segment_index_bytes.to_string(),
-        "segment.jitter.ms" => "0".into(),
+        "segment.jitter.ms" => d.segment_jitter_ms.to_string(),
         "segment.ms" => d.segment_ms.to_string(),
         _ => match def.broker_synonym {
             Some(synonym) => d
@@ -238,6 +238,9 @@ fn check_min(def: &TopicConfigDef, n: i64) -> Result<(), String> {
 pub struct LogConfig {
     pub segment_bytes: u64,
     pub segment_ms: i64,
+    /// Upper bound of the random amount each segment's time roll comes early.
+    pub segment_jitter_ms: i64,
+    pub max_compaction_lag_ms: i64,
     pub retention_ms: i64,
     pub retention_bytes: i64,
     pub index_interval_bytes: u32,
@@ -267,6 +270,8 @@ impl LogConfig {
         LogConfig {
             segment_bytes: long("segment.bytes", defaults.segment_bytes as i64).max(14) as u64,
             segment_ms: long("segment.ms", defaults.segment_ms),
+            segment_jitter_ms: long("segment.jitter.ms", defaults.segment_jitter_ms),
+            max_compaction_lag_ms: long("max.compaction.lag.ms", i64::MAX),
             retention_ms: long("retention.ms", defaults.retention_ms),
             retention_bytes: long("retention.bytes", defaults.retention_bytes),
             index_interval_bytes: long("index.interval.bytes", 4096).clamp(0, u32::MAX as i64) as u32,
@@ -280,6 +285,16 @@ impl LogConfig {
             compact,
             delete,
             min_insync_replicas: long("min.insync.replicas", 1) as i32,
+        }
+    }
+
+    /// Kafka's `LogConfig.maxSegmentMs`: a compacted topic also rolls by
+    /// `max.compaction.lag.ms`, so the cleaner can reach records in time.
+    pub fn max_segment_ms(&self) -> i64 {
+        if self.compact && self.max_compaction_lag_ms > 0 {
+            self.max_compaction_lag_ms.min(self.segment_ms)
+        } else {
+            self.segment_ms
         }
     }
 }
@@ -327,5 +342,33 @@ mod tests {
         assert!(c.log_append_time);
         assert_eq!(c.segment_bytes, 1 << 30);
         assert!(c.delete && !c.compact);
+        assert_eq!(c.segment_ms, 7 * 24 * 3_600_000);
+        assert_eq!(c.segment_jitter_ms, 0);
+        assert_eq!(c.max_segment_ms(), c.segment_ms);
+    }
+
+    #[test]
+    fn compacted_topics_roll_by_max_compaction_lag() {
+        let defaults = crate::config::Config::embedded().log;
+        let mut o = BTreeMap::new();
+        o.insert("cleanup.policy".to_string(), "compact".to_string());
+        o.insert("max.compaction.lag.ms".to_string(), "60000".to_string());
+        o.insert("segment.jitter.ms".to_string(), "500".to_string());
+        let c = LogConfig::new(&defaults, &o);
+        assert_eq!(c.max_segment_ms(), 60_000);
+        assert_eq!(c.segment_jitter_ms, 500);
+        o.insert("cleanup.policy".to_string(), "delete".to_string());
+        assert_eq!(LogConfig::new(&defaults, &o).max_segment_ms(), c.segment_ms);
+    }
+
+    #[test]
+    fn segment_jitter_defaults_to_the_broker_setting() {
+        let mut defaults = crate::config::Config::embedded().log;
+        let def = definition("segment.jitter.ms").unwrap();
+        assert_eq!(default_value(def, &defaults), "0");
+        defaults.segment_jitter_ms = 3_600_000;
+        assert_eq!(default_value(def, &defaults), "3600000");
+        assert_eq!(LogConfig::new(&defaults, &BTreeMap::new()).segment_jitter_ms, 3_600_000);
+        assert!(validate("segment.jitter.ms", "-1").is_err());
     }
 }

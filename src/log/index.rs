@@ -131,6 +131,11 @@ impl<E: Entry> Index<E> {
         self.entries == 0
     }
 
+    /// How many entries fit (`segment.index.bytes` / entry size).
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub fn is_full(&self) -> bool {
         self.entries >= self.capacity
     }

@@ -7,6 +7,7 @@ pub mod index;
 pub mod manager;
 pub mod partition_log;
 pub mod producer_state;
+pub(crate) mod roll;
 pub mod segment;
 pub mod validate;
 

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use super::batch::{self, BatchHeader, ATTR_TIMESTAMP_TYPE_LOG_APPEND, HEADER_SIZE};
 use super::config::LogConfig;
 use super::producer_state::{BatchMetadata, Check, ProducerStateManager};
+use super::roll::{self, ActiveSegment, RollParams};
 use super::segment::Segment;
 use super::{validate, LogError};
 
@@ -85,7 +86,7 @@ impl PartitionLog {
             let active = Some(base) == last;
             let mut producers = std::mem::take(&mut log.producers);
             let mut epochs = std::mem::take(&mut log.epochs);
-            let seg = Segment::recover(
+            let mut seg = Segment::recover(
                 dir,
                 base,
                 log.config.segment_index_bytes,
@@ -100,16 +101,12 @@ impl PartitionLog {
             )?;
             log.producers = producers;
             log.epochs = epochs;
+            // Kafka draws a fresh jitter for every segment it loads, too.
+            seg.roll_jitter_ms = roll::random_segment_jitter_ms(log.config.segment_jitter_ms, log.config.segment_ms);
             log.segments.insert(base, seg);
         }
         if log.segments.is_empty() {
-            let seg = Segment::create(
-                dir,
-                0,
-                log.config.segment_index_bytes,
-                log.config.index_interval_bytes,
-                now_ms,
-            )?;
+            let seg = log.create_segment(0, now_ms)?;
             log.segments.insert(0, seg);
         }
         let first_base = *log.segments.keys().next().expect("at least one segment");
@@ -179,7 +176,14 @@ impl PartitionLog {
             return Ok(self.duplicate_info(m));
         }
         let base_offset = self.log_end_offset();
-        self.maybe_roll(records.len(), header.last_offset_delta, now_ms)?;
+        // Rolling judges the batch by the timestamp it will be stored with.
+        let max_timestamp = if self.config.log_append_time {
+            now_ms
+        } else {
+            header.max_timestamp
+        };
+        let last_offset = base_offset + i64::from(header.last_offset_delta);
+        self.maybe_roll(records.len(), max_timestamp, last_offset, now_ms)?;
 
         // Rewrite only what lives outside the CRC (base offset, leader
         // epoch), unless LogAppendTime also changes attributes and max
@@ -225,24 +229,59 @@ impl PartitionLog {
         }
     }
 
-    fn maybe_roll(&mut self, batch_size: usize, last_delta: i32, now_ms: i64) -> Result<(), LogError> {
-        let config = self.config.clone();
-        let next = self.log_end_offset();
+    /// Rolls before appending when Kafka's `UnifiedLog.maybeRoll` would:
+    /// `LogSegment.shouldRoll` over the batch about to be written.
+    fn maybe_roll(
+        &mut self,
+        batch_size: usize,
+        max_timestamp: i64,
+        last_offset: i64,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
         let active = self.active();
-        if active.is_empty() {
-            return Ok(());
-        }
-        let full = active.size() + batch_size as u64 > config.segment_bytes;
-        let rolled_since = active
-            .first_batch_timestamp
-            .filter(|t| *t > 0)
-            .unwrap_or(active.created_ms);
-        let old = now_ms - rolled_since > config.segment_ms;
-        let offsets_overflow = next + last_delta as i64 - active.base_offset > u32::MAX as i64;
-        if full || old || offsets_overflow || active.indexes_full() {
+        let state = ActiveSegment {
+            base_offset: active.base_offset,
+            size_bytes: active.size(),
+            rolling_based_timestamp: active.first_batch_timestamp,
+            created_ms: active.created_ms,
+            roll_jitter_ms: active.roll_jitter_ms,
+            offset_index_full: active.offset_index_full(),
+            time_index_full: active.time_index_full(),
+        };
+        let params = RollParams {
+            max_segment_ms: self.config.max_segment_ms(),
+            max_segment_bytes: self.config.segment_bytes,
+            max_timestamp_in_messages: max_timestamp,
+            max_offset_in_messages: last_offset,
+            messages_size_bytes: batch_size as u64,
+            now_ms,
+        };
+        if let Some(reason) = state.should_roll(&params) {
+            tracing::debug!(
+                dir = %self.dir.display(),
+                ?reason,
+                size_bytes = state.size_bytes,
+                waited_ms = state.time_waited_for_roll_ms(now_ms, max_timestamp),
+                roll_ms = params.max_segment_ms.saturating_sub(state.roll_jitter_ms),
+                "rolling segment"
+            );
             self.roll(now_ms)?;
         }
         Ok(())
+    }
+
+    /// A new, empty segment with its own roll jitter (Kafka's
+    /// `LogSegment.open` draws `LogConfig.randomSegmentJitter` per segment).
+    fn create_segment(&self, base_offset: i64, now_ms: i64) -> Result<Segment, LogError> {
+        let mut seg = Segment::create(
+            &self.dir,
+            base_offset,
+            self.config.segment_index_bytes,
+            self.config.index_interval_bytes,
+            now_ms,
+        )?;
+        seg.roll_jitter_ms = roll::random_segment_jitter_ms(self.config.segment_jitter_ms, self.config.segment_ms);
+        Ok(seg)
     }
 
     /// Seals the active segment and starts a new one at the log end offset.
@@ -252,13 +291,7 @@ impl PartitionLog {
             return Ok(());
         }
         self.active_mut().seal()?;
-        let seg = Segment::create(
-            &self.dir,
-            next,
-            self.config.segment_index_bytes,
-            self.config.index_interval_bytes,
-            now_ms,
-        )?;
+        let seg = self.create_segment(next, now_ms)?;
         tracing::debug!(dir = %self.dir.display(), base_offset = next, "rolled segment");
         self.segments.insert(next, seg);
         Ok(())
@@ -285,19 +318,21 @@ impl PartitionLog {
         if offset >= max_offset {
             return Ok(None);
         }
-        let Some((_, seg)) = self.segments.range(..=offset).next_back() else {
+        let Some((&floor, _)) = self.segments.range(..=offset).next_back() else {
             return Ok(None);
         };
-        let mut seg = seg;
-        let mut found = seg.position_of(offset)?;
-        if found.is_none() {
-            // The offset is past this segment's last batch: the next one has it.
-            if let Some((_, next)) = self.segments.range(offset + 1..).next() {
-                seg = next;
-                found = seg.position_of(offset)?;
+        // Kafka's LocalLog.read: read from the segment holding `offset`; only
+        // when it has nothing at or after `offset` move on to the next one.
+        // A read never spans segments, even when the one it reads from holds
+        // less than `max_bytes`.
+        let mut found = None;
+        for seg in self.segments.range(floor..).map(|(_, s)| s) {
+            if let Some(hit) = seg.position_of(offset)? {
+                found = Some((seg, hit));
+                break;
             }
         }
-        let Some((position, first)) = found else {
+        let Some((seg, (position, first))) = found else {
             return Ok(None);
         };
         // Upper bound: the end of the segment, or the first batch at or past
@@ -419,7 +454,7 @@ impl PartitionLog {
                 let newest = if seg.max_timestamp >= 0 {
                     seg.max_timestamp
                 } else {
-                    seg.created_ms
+                    seg.file_time_ms
                 };
                 if now_ms - newest <= self.config.retention_ms {
                     break;
@@ -558,78 +593,5 @@ fn record_timestamps(batch_bytes: &Bytes) -> Result<Vec<(i64, i64)>, LogError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::batch::test_support::batch;
-    use super::*;
-
-    fn config() -> LogConfig {
-        let mut c = LogConfig::new(&crate::config::Config::embedded().log, &Default::default());
-        c.segment_bytes = 1024;
-        c.index_interval_bytes = 64;
-        c.segment_index_bytes = 4096;
-        c
-    }
-
-    #[test]
-    fn append_read_roll_and_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = PartitionLog::open(dir.path(), config(), 0, true).unwrap();
-        for i in 0..50 {
-            let info = log.append(&batch(3, 1, 0, i * 3, 1000 + i as i64), 0, 2000).unwrap();
-            assert_eq!(info.base_offset, i as i64 * 3);
-        }
-        assert_eq!(log.log_end_offset(), 150);
-        assert!(log.segment_count() > 1, "segments roll at segment.bytes");
-        let plan = log.plan_read(100, 1 << 20, 150, true).unwrap().unwrap();
-        let data = plan.read().unwrap();
-        let h = BatchHeader::parse(&data).unwrap();
-        assert!(h.base_offset <= 100 && h.last_offset() >= 100);
-        assert_eq!(log.offset_for_timestamp(1010).unwrap(), Some((30, 1010)));
-        drop(log);
-        // Unclean reopen: state comes back from the files.
-        let log = PartitionLog::open(dir.path(), config(), 0, false).unwrap();
-        assert_eq!(log.log_end_offset(), 150);
-        assert_eq!(log.producer_count(), 1);
-    }
-
-    #[test]
-    fn torn_tail_is_cut_on_recovery() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = PartitionLog::open(dir.path(), config(), 0, true).unwrap();
-        log.append(&batch(2, -1, -1, -1, 5), 0, 10).unwrap();
-        log.append(&batch(2, -1, -1, -1, 5), 0, 10).unwrap();
-        drop(log);
-        let path = dir.path().join(super::super::segment::file_name(0, "log"));
-        let len = std::fs::metadata(&path).unwrap().len();
-        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        f.set_len(len - 7).unwrap();
-        let log = PartitionLog::open(dir.path(), config(), 0, false).unwrap();
-        assert_eq!(log.log_end_offset(), 2);
-    }
-
-    #[test]
-    fn duplicates_get_original_offsets_and_retention_moves_start() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut log = PartitionLog::open(dir.path(), config(), 0, true).unwrap();
-        let b = batch(4, 9, 0, 0, 100);
-        assert_eq!(log.append(&b, 0, 200).unwrap().base_offset, 0);
-        let again = log.append(&b, 0, 200).unwrap();
-        assert!(again.duplicate);
-        assert_eq!(again.base_offset, 0);
-        assert_eq!(log.log_end_offset(), 4);
-        for i in 1..40 {
-            log.append(&batch(4, 9, 0, i * 4, 100), 0, 200).unwrap();
-        }
-        let mut c = config();
-        c.retention_bytes = 1024;
-        log.set_config(c);
-        assert!(log.enforce_retention(300).unwrap() > 0);
-        assert!(log.log_start_offset() > 0);
-        assert!(matches!(
-            log.plan_read(0, 100, 1000, true),
-            Err(LogError::OffsetOutOfRange { .. })
-        ));
-        let start = log.delete_records_before(150, 160).unwrap();
-        assert_eq!(start, 150);
-    }
-}
+#[path = "partition_log_tests.rs"]
+mod tests;

@@ -2,7 +2,7 @@
 //! the 20-digit base offset as Kafka names them.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, IoSlice, Write};
+use std::io::{self, IoSlice, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,10 +32,19 @@ pub struct Segment {
     pub offset_of_max_timestamp: i64,
     /// Next offset after the last batch (base_offset when empty).
     pub next_offset: i64,
-    /// When the segment was created, for time-based rolling of empty segments.
+    /// When this segment was created or loaded (Kafka's `LogSegment.created`):
+    /// time-based rolling counts from here while no batch has a timestamp.
     pub created_ms: i64,
-    /// Timestamp of the first batch, which Kafka rolls by (`segment.ms`).
+    /// The log file's modification time when loaded, `created_ms` for a new
+    /// segment: what retention falls back to without timestamps.
+    pub file_time_ms: i64,
+    /// Max timestamp of the first batch (Kafka's `rollingBasedTimestamp`),
+    /// which time-based rolling measures from (`segment.ms`).
     pub first_batch_timestamp: Option<i64>,
+    /// Subtracted from `segment.ms` for this segment only, chosen when it is
+    /// created or loaded (`segment.jitter.ms`), so that partitions created
+    /// together do not all roll at once.
+    pub roll_jitter_ms: i64,
 }
 
 /// Whatever a scan of a segment's batches found.
@@ -86,7 +95,9 @@ impl Segment {
             offset_of_max_timestamp: -1,
             next_offset: base_offset,
             created_ms: now_ms,
+            file_time_ms: now_ms,
             first_batch_timestamp: None,
+            roll_jitter_ms: 0,
         })
     }
 
@@ -109,7 +120,7 @@ impl Segment {
         if let Ok(meta) = std::fs::metadata(&seg.log_path) {
             if let Ok(created) = meta.modified() {
                 if let Ok(d) = created.duration_since(std::time::UNIX_EPOCH) {
-                    seg.created_ms = d.as_millis() as i64;
+                    seg.file_time_ms = d.as_millis() as i64;
                 }
             }
         }
@@ -154,6 +165,9 @@ impl Segment {
             let cut = seg.next_offset;
             seg.offset_index.truncate_to_key(cut - base_offset);
         }
+        // Appends write through the file's cursor: put it at the end of the
+        // valid data (a freshly opened file has it at 0).
+        (&*seg.log).seek(SeekFrom::Start(seg.size))?;
         Ok(seg)
     }
 
@@ -233,8 +247,14 @@ impl Segment {
         self.log.clone()
     }
 
-    pub fn indexes_full(&self) -> bool {
-        self.offset_index.is_full() || self.time_index.is_full()
+    pub fn offset_index_full(&self) -> bool {
+        self.offset_index.is_full()
+    }
+
+    /// Kafka's `TimeIndex.isFull`: one slot stays free for the entry a
+    /// segment may add when it stops being active.
+    pub fn time_index_full(&self) -> bool {
+        self.time_index.len() + 1 >= self.time_index.capacity()
     }
 
     /// File position of the first batch whose last offset is >= `offset`,
@@ -291,10 +311,16 @@ impl Segment {
             return Ok(false);
         };
         self.log.set_len(pos)?;
+        (&*self.log).seek(SeekFrom::Start(pos))?;
         self.size = pos;
         self.offset_index.truncate_to_key(offset - self.base_offset);
         self.time_index.clear();
         self.next_offset = offset;
+        if pos == 0 {
+            // Kafka's LogSegment.truncateTo: an emptied segment rolls by its
+            // next first batch again.
+            self.first_batch_timestamp = None;
+        }
         Ok(true)
     }
 

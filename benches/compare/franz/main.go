@@ -42,10 +42,15 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "produce":
-		if len(os.Args) != 9 {
+		if len(os.Args) != 9 && len(os.Args) != 10 {
 			usage()
 		}
-		produce(os.Args[2], os.Args[3], mustInt(os.Args[4]), mustInt(os.Args[5]), os.Args[6], mustInt(os.Args[7]), mustInt(os.Args[8]))
+		backdateMs := 0
+		if len(os.Args) == 10 {
+			backdateMs = mustInt(os.Args[9])
+		}
+		produce(os.Args[2], os.Args[3], mustInt(os.Args[4]), mustInt(os.Args[5]), os.Args[6], mustInt(os.Args[7]), mustInt(os.Args[8]),
+			time.Duration(backdateMs)*time.Millisecond)
 	case "e2e":
 		if len(os.Args) != 8 {
 			usage()
@@ -62,7 +67,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: franz-bench produce BOOTSTRAP TOPIC RECORDS RECORD_BYTES ACKS LINGER_MS BATCH_BYTES\n"+
+	fmt.Fprintln(os.Stderr, "usage: franz-bench produce BOOTSTRAP TOPIC RECORDS RECORD_BYTES ACKS LINGER_MS BATCH_BYTES [BACKDATE_MS]\n"+
 		"       franz-bench e2e BOOTSTRAP TOPIC RATE_PER_S RECORD_BYTES WARMUP_S MEASURE_S\n"+
 		"       franz-bench consume BOOTSTRAP TOPIC RECORDS")
 	os.Exit(2)
@@ -73,14 +78,19 @@ func fail(what string, err error) {
 	os.Exit(1)
 }
 
-func produce(bootstrap, topic string, records, recordBytes int, acks string, lingerMs, batchBytes int) {
+// produce sends RECORDS records as fast as the client allows. With a
+// backdate, every record's CreateTime is that long before its send time
+// (a backfill of old data; segment rolling must not depend on it).
+func produce(bootstrap, topic string, records, recordBytes int, acks string, lingerMs, batchBytes int, backdate time.Duration) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(bootstrap),
 		kgo.DefaultProduceTopic(topic),
 		kgo.ProducerLinger(time.Duration(lingerMs) * time.Millisecond),
 		kgo.ProducerBatchMaxBytes(int32(batchBytes)),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
-		kgo.RecordDeliveryTimeout(2 * time.Minute),
+		// franz-go measures the delivery timeout from each record's
+		// Timestamp: a backdate would expire every record at once.
+		kgo.RecordDeliveryTimeout(2*time.Minute + backdate),
 		// benches/compare creates its topics first; a bare run may rely on
 		// auto.create.topics.enable.
 		kgo.AllowAutoTopicCreation(),
@@ -117,7 +127,11 @@ func produce(bootstrap, topic string, records, recordBytes int, acks string, lin
 	start := time.Now()
 	for i := 0; i < records; i++ {
 		sent := time.Now()
-		cl.Produce(ctx, &kgo.Record{Value: payload}, func(_ *kgo.Record, err error) {
+		rec := &kgo.Record{Value: payload}
+		if backdate > 0 {
+			rec.Timestamp = sent.Add(-backdate)
+		}
+		cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
 			if err != nil {
 				failed.Add(1)
 				firstErr.Do(func() { fmt.Fprintln(os.Stderr, "produce error:", err) })
