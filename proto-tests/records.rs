@@ -49,12 +49,17 @@ pub fn batch_of(count: usize, first_timestamp_ms: i64, value_len: usize, produce
             headers: Default::default(),
         })
         .collect();
+    encode_one_batch(&records)
+}
+
+/// Encodes `records` uncompressed, checking that they make one batch.
+fn encode_one_batch(records: &[Record]) -> Bytes {
     let mut buf = BytesMut::new();
     let options = RecordEncodeOptions {
         version: 2,
         compression: Compression::None,
     };
-    RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode record batch");
+    RecordBatchEncoder::encode(&mut buf, records, &options).expect("encode record batch");
     let bytes = buf.freeze();
     let batch_length = i32::from_be_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
     assert_eq!(batch_length + 12, bytes.len(), "the encoder produced exactly one batch");
@@ -83,13 +88,7 @@ pub fn batch_with(records: &[(Option<&str>, i64)]) -> Bytes {
             headers: Default::default(),
         })
         .collect();
-    let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode record batch");
-    buf.freeze()
+    encode_one_batch(&records)
 }
 
 pub fn batch(count: usize, first_timestamp_ms: i64) -> Bytes {
