@@ -451,4 +451,84 @@ mod tests {
             ResponseError::UnknownTopicOrPartition
         );
     }
+
+    #[test]
+    fn manual_assignments_are_checked_as_kafka_checks_them() {
+        let mut image = ClusterImage::default();
+        let mut topic = new_topic("t", -1, -1);
+        let err = |image: &ClusterImage, t: &NewTopic| create_topic(image, t, &[1, 2]).unwrap_err();
+        topic.assignments = Some(vec![(0, vec![1]), (0, vec![2])]);
+        assert_eq!(
+            err(&image, &topic).message,
+            "Found multiple manual partition assignments for partition 0"
+        );
+        topic.assignments = Some(vec![(0, vec![1]), (1, vec![1, 2])]);
+        assert!(err(&image, &topic).message.contains("includes a partition with 2 replica(s)"));
+        topic.assignments = Some(vec![(0, vec![2, 2])]);
+        assert_eq!(
+            err(&image, &topic).message,
+            "The manual partition assignment includes the broker 2 more than once."
+        );
+        topic.assignments = Some(vec![(0, vec![])]);
+        assert_eq!(err(&image, &topic).code, ResponseError::InvalidReplicaAssignment);
+        topic.assignments = Some(vec![(1, vec![1])]);
+        assert_eq!(
+            err(&image, &topic).message,
+            "partitions should be a consecutive 0-based integer sequence"
+        );
+        topic.assignments = Some(vec![(0, vec![1, 2])]);
+        for r in create_topic(&image, &topic, &[1, 2]).unwrap() {
+            image.apply(&r);
+        }
+        let grow = |count, a: &[Vec<i32>]| create_partitions(&image, "t", count, Some(a), &[1, 2]);
+        assert_eq!(
+            grow(3, &[vec![2, 1]]).unwrap_err().message,
+            "Attempted to add 2 additional partition(s), but only 1 assignment(s) were specified."
+        );
+        assert_eq!(
+            grow(2, &[vec![9, 1]]).unwrap_err().message,
+            "The manual partition assignment includes broker 9, but no such broker is registered."
+        );
+        assert!(grow(2, &[vec![2]]).unwrap_err().message.contains("which have 2 replica(s)"));
+        let records = grow(2, &[vec![2, 1]]).unwrap();
+        assert!(matches!(&records[..], [MetadataRecord::Partition { partition: 1, leader: 2, .. }]));
+    }
+
+    #[test]
+    fn broker_configs_follow_kafkas_dynamic_rules() {
+        let set = |k: &str, v: &str| BTreeMap::from([(k.to_string(), Some(v.to_string()))]);
+        let err = |name: &str, c| alter_broker_configs(name, &c).unwrap_err();
+        assert_eq!(
+            err("1", set("log.retention.hours", "1")).message,
+            "Cannot update these configs dynamically: Set(log.retention.hours)"
+        );
+        assert_eq!(err("1", set("log.retention.hours", "1")).code, ResponseError::InvalidRequest);
+        assert_eq!(
+            err("1", set("log.retention.ms", "soon")).message,
+            "Invalid value soon for configuration log.retention.ms: Not a number of type LONG"
+        );
+        assert!(err("", set("log.cleanup.policy", "sometimes"))
+            .message
+            .starts_with("Invalid value sometimes for configuration log.cleanup.policy:"));
+        assert_eq!(
+            err("", set("listeners", "PLAINTEXT://:9093")).message,
+            "Cannot update these configs at default cluster level, broker id must be specified: Set(listeners)"
+        );
+        assert!(alter_broker_configs("1", &set("listeners", "PLAINTEXT://:9093")).is_ok());
+        let records = alter_broker_configs("", &set("log.retention.ms", "1000")).unwrap();
+        let mut image = ClusterImage::default();
+        image.apply(&records[0]);
+        assert_eq!(image.broker_config("").unwrap()["log.retention.ms"], "1000");
+        let deleted = alter_broker_configs("", &BTreeMap::from([("log.retention.ms".to_string(), None)])).unwrap();
+        image.apply(&deleted[0]);
+        assert!(image.broker_config("").is_none());
+        assert_eq!(
+            validate_broker_resource("x", 1).unwrap_err().message,
+            "Node id must be an integer, but it is: x"
+        );
+        assert_eq!(
+            validate_broker_resource("2", 1).unwrap_err().message,
+            "Unexpected broker id, expected 1, but received 2"
+        );
+    }
 }

@@ -56,6 +56,7 @@ public final class Main {
         cases.addAll(AdminCases.all());
         cases.addAll(GroupCases.all());
         cases.addAll(ConfigCases.all());
+        cases.addAll(BrokerConfigCases.all());
 
         PrintStream out = System.out;
         for (Case c : cases) {
