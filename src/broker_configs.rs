@@ -233,10 +233,22 @@ pub fn parse_value(def: &BrokerConfigDef, value: &str) -> Result<(), String> {
             "true" | "false" => Ok(()),
             _ => Err(bad("Expected value to be either true or false")),
         },
-        ConfigType::Int => v.parse::<i32>().map(|_| ()).map_err(|_| bad("Not a number of type INT")),
-        ConfigType::Short => v.parse::<i16>().map(|_| ()).map_err(|_| bad("Not a number of type SHORT")),
-        ConfigType::Long => v.parse::<i64>().map(|_| ()).map_err(|_| bad("Not a number of type LONG")),
-        ConfigType::Double => v.parse::<f64>().map(|_| ()).map_err(|_| bad("Not a number of type DOUBLE")),
+        ConfigType::Int => v
+            .parse::<i32>()
+            .map(|_| ())
+            .map_err(|_| bad("Not a number of type INT")),
+        ConfigType::Short => v
+            .parse::<i16>()
+            .map(|_| ())
+            .map_err(|_| bad("Not a number of type SHORT")),
+        ConfigType::Long => v
+            .parse::<i64>()
+            .map(|_| ())
+            .map_err(|_| bad("Not a number of type LONG")),
+        ConfigType::Double => v
+            .parse::<f64>()
+            .map(|_| ())
+            .map_err(|_| bad("Not a number of type DOUBLE")),
         ConfigType::String | ConfigType::List => Ok(()),
     }
 }

@@ -60,7 +60,9 @@ fn create(broker: &Broker, name: &str, configs: &[(&str, &str)]) {
         assignments: None,
         configs: configs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
     };
-    broker.write_metadata(|image| create_topic(image, &topic, &[1])).unwrap();
+    broker
+        .write_metadata(|image| create_topic(image, &topic, &[1]))
+        .unwrap();
 }
 
 fn set_cluster_default(broker: &Broker, key: &str, value: Option<&str>) {
@@ -82,7 +84,11 @@ async fn lowered_cluster_default_retention_deletes_old_segments_live() {
     }
     broker.replicas.enforce_retention(now);
     let start = |topic: &str| broker.replicas.get(topic, 0).unwrap().offsets().log_start_offset;
-    assert_eq!(start("follows-default"), 0, "7 days of retention keep a 2-hour-old segment");
+    assert_eq!(
+        start("follows-default"),
+        0,
+        "7 days of retention keep a 2-hour-old segment"
+    );
 
     set_cluster_default(&broker, "log.retention.ms", Some(&HOUR_MS.to_string()));
     broker.replicas.enforce_retention(now_ms());
@@ -91,7 +97,11 @@ async fn lowered_cluster_default_retention_deletes_old_segments_live() {
         5,
         "the lowered default (1 hour) deleted the old segment without a restart"
     );
-    assert_eq!(start("keeps-forever"), 0, "a topic's own retention.ms wins over the default");
+    assert_eq!(
+        start("keeps-forever"),
+        0,
+        "a topic's own retention.ms wins over the default"
+    );
 
     // Deleting the dynamic default restores the static one for new data.
     set_cluster_default(&broker, "log.retention.ms", None);

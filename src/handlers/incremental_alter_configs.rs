@@ -164,5 +164,7 @@ fn broker_list_base(key: &str, op: i8, own: Option<&String>) -> Result<String, A
             format!("Config value {verb} is not allowed for config key: {key}"),
         ));
     }
-    Ok(own.cloned().unwrap_or_else(|| def.default.unwrap_or_default().to_string()))
+    Ok(own
+        .cloned()
+        .unwrap_or_else(|| def.default.unwrap_or_default().to_string()))
 }

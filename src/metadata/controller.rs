@@ -373,11 +373,16 @@ pub fn alter_broker_configs(
         )));
     }
     for (k, v) in &set {
-        let Some(def) = broker_configs::definition(k) else { continue };
+        let Some(def) = broker_configs::definition(k) else {
+            continue;
+        };
         broker_configs::parse_value(def, v).map_err(invalid)?;
         // The topic config a broker config defaults is validated as
         // Kafka's LogConfig validates it, named by the broker key.
-        if let Some(t) = topic_config::TOPIC_CONFIGS.iter().find(|t| t.broker_synonym == Some(def.name)) {
+        if let Some(t) = topic_config::TOPIC_CONFIGS
+            .iter()
+            .find(|t| t.broker_synonym == Some(def.name))
+        {
             topic_config::validate(t.name, v).map_err(|m| {
                 invalid(m.replace(
                     &format!("configuration {}:", t.name),
@@ -463,7 +468,9 @@ mod tests {
             "Found multiple manual partition assignments for partition 0"
         );
         topic.assignments = Some(vec![(0, vec![1]), (1, vec![1, 2])]);
-        assert!(err(&image, &topic).message.contains("includes a partition with 2 replica(s)"));
+        assert!(err(&image, &topic)
+            .message
+            .contains("includes a partition with 2 replica(s)"));
         topic.assignments = Some(vec![(0, vec![2, 2])]);
         assert_eq!(
             err(&image, &topic).message,
@@ -489,9 +496,19 @@ mod tests {
             grow(2, &[vec![9, 1]]).unwrap_err().message,
             "The manual partition assignment includes broker 9, but no such broker is registered."
         );
-        assert!(grow(2, &[vec![2]]).unwrap_err().message.contains("which have 2 replica(s)"));
+        assert!(grow(2, &[vec![2]])
+            .unwrap_err()
+            .message
+            .contains("which have 2 replica(s)"));
         let records = grow(2, &[vec![2, 1]]).unwrap();
-        assert!(matches!(&records[..], [MetadataRecord::Partition { partition: 1, leader: 2, .. }]));
+        assert!(matches!(
+            &records[..],
+            [MetadataRecord::Partition {
+                partition: 1,
+                leader: 2,
+                ..
+            }]
+        ));
     }
 
     #[test]
@@ -502,7 +519,10 @@ mod tests {
             err("1", set("log.retention.hours", "1")).message,
             "Cannot update these configs dynamically: Set(log.retention.hours)"
         );
-        assert_eq!(err("1", set("log.retention.hours", "1")).code, ResponseError::InvalidRequest);
+        assert_eq!(
+            err("1", set("log.retention.hours", "1")).code,
+            ResponseError::InvalidRequest
+        );
         assert_eq!(
             err("1", set("log.retention.ms", "soon")).message,
             "Invalid value soon for configuration log.retention.ms: Not a number of type LONG"

@@ -63,7 +63,11 @@ async fn alter(admin: &Admin, id: i32, set: &[(&str, &str)]) -> Result<Option<RD
     }
 }
 
-fn broker_config_alter_describe<'a>(admin: &'a Admin, id: i32, _: &'a str) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>> {
+fn broker_config_alter_describe<'a>(
+    admin: &'a Admin,
+    id: i32,
+    _: &'a str,
+) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>> {
     Box::pin(async move {
         if let Some(code) = alter(admin, id, &[(KEY, "1234")]).await? {
             return Err(format!("altering {KEY} on broker {id}: {code:?}"));
@@ -79,14 +83,20 @@ fn broker_config_alter_describe<'a>(admin: &'a Admin, id: i32, _: &'a str) -> Pi
         if source == ConfigSource::DynamicBroker {
             return Err(format!("still dynamic after the delete: {value:?}"));
         }
-        Ok(format!("{KEY}=1234 DYNAMIC_BROKER_CONFIG, then back to {value:?} from {source:?}"))
+        Ok(format!(
+            "{KEY}=1234 DYNAMIC_BROKER_CONFIG, then back to {value:?} from {source:?}"
+        ))
     })
 }
 
 /// The rdkafka crate (0.37) drops the per-resource error of an
 /// AlterConfigs result (AlterConfigsFuture returns Ok for every resource),
 /// so the refusal is seen in DescribeConfigs: the value stays static.
-fn broker_config_not_dynamic<'a>(admin: &'a Admin, id: i32, _: &'a str) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>> {
+fn broker_config_not_dynamic<'a>(
+    admin: &'a Admin,
+    id: i32,
+    _: &'a str,
+) -> Pin<Box<dyn Future<Output = CaseResult> + 'a>> {
     Box::pin(async move {
         if let Some(code) = alter(admin, id, &[("log.retention.hours", "1")]).await? {
             if code != RDKafkaErrorCode::InvalidRequest {
@@ -119,7 +129,11 @@ fn create_partitions_bad_assignment<'a>(
         let unknown: &[&[i32]] = &[&[id + 1000]];
         let too_many: &[&[i32]] = &[&[id], &[id]];
         let mut seen = Vec::new();
-        for (what, assignment) in [("duplicate", duplicate), ("unknown broker", unknown), ("count", too_many)] {
+        for (what, assignment) in [
+            ("duplicate", duplicate),
+            ("unknown broker", unknown),
+            ("count", too_many),
+        ] {
             let result = admin
                 .create_partitions(&[NewPartitions::new(&topic, 2).assign(assignment)], &opts())
                 .await
