@@ -1,5 +1,6 @@
 package dev.fjord.compat;
 
+import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -54,6 +55,19 @@ final class BrokerConfigCases {
         return entries.stream().filter(e -> e.name().equals(key)).findFirst().orElse(null);
     }
 
+    /**
+     * The entry once it comes from {@code source}: Kafka commits a change on
+     * the controller and its broker applies the metadata a moment later.
+     */
+    static ConfigEntry settled(Admin admin, ConfigResource res, String key, ConfigSource source) throws Exception {
+        return Check.eventually(Duration.ofSeconds(15), () -> {
+            ConfigEntry e = describe(admin, res, key);
+            Check.that(e != null, res + " does not list " + key);
+            Check.equal(source, e.source(), "source of " + key + " in " + res);
+            return e;
+        });
+    }
+
     /** "SOURCE:name=value, ..." of an entry's synonyms. */
     static String synonyms(ConfigEntry e) {
         StringBuilder b = new StringBuilder();
@@ -70,7 +84,7 @@ final class BrokerConfigCases {
         String key = "log.flush.interval.messages";
         alter(admin, broker, key, "1234");
         try {
-            ConfigEntry e = describe(admin, broker, key);
+            ConfigEntry e = settled(admin, broker, key, ConfigSource.DYNAMIC_BROKER_CONFIG);
             Check.that(e != null, key + " is not described");
             Check.equal("1234", e.value(), "value of " + key);
             Check.equal(ConfigSource.DYNAMIC_BROKER_CONFIG, e.source(), "source of " + key);
@@ -80,8 +94,7 @@ final class BrokerConfigCases {
         } finally {
             alter(admin, broker, key, null);
         }
-        ConfigEntry e = describe(admin, broker, key);
-        Check.equal(ConfigSource.DEFAULT_CONFIG, e.source(), "source of " + key + " after the delete");
+        ConfigEntry e = settled(admin, broker, key, ConfigSource.DEFAULT_CONFIG);
         Check.equal("9223372036854775807", e.value(), "value of " + key + " after the delete");
     }
 
@@ -92,15 +105,14 @@ final class BrokerConfigCases {
         ConfigResource broker = new ConfigResource(ConfigResource.Type.BROKER, String.valueOf(brokerId(admin)));
         alter(admin, CLUSTER_DEFAULT, "log.retention.ms", "86400000");
         try {
-            ConfigEntry d = describe(admin, CLUSTER_DEFAULT, "log.retention.ms");
-            Check.that(d != null, "the cluster default does not list log.retention.ms");
-            Check.equal(ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG, d.source(), "source in the cluster default");
+            ConfigEntry d = settled(admin, CLUSTER_DEFAULT, "log.retention.ms",
+                    ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG);
             Check.equal("DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=86400000", synonyms(d),
                     "synonyms in the cluster default");
-            ConfigEntry b = describe(admin, broker, "log.retention.ms");
+            ConfigEntry b = settled(admin, broker, "log.retention.ms", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG);
             Check.equal("86400000", b.value(), "the broker's log.retention.ms");
             Check.equal(ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG, b.source(), "source of the broker's value");
-            ConfigEntry t = describe(admin, topicRes, "retention.ms");
+            ConfigEntry t = settled(admin, topicRes, "retention.ms", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG);
             Check.equal("86400000", t.value(), "the topic's retention.ms follows the default");
             Check.equal(ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG, t.source(), "source of the topic's value");
             Check.that(synonyms(t).startsWith("DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=86400000, "),
@@ -108,9 +120,8 @@ final class BrokerConfigCases {
         } finally {
             alter(admin, CLUSTER_DEFAULT, "log.retention.ms", null);
         }
-        ConfigEntry t = describe(admin, topicRes, "retention.ms");
+        ConfigEntry t = settled(admin, topicRes, "retention.ms", ConfigSource.DEFAULT_CONFIG);
         Check.equal("604800000", t.value(), "the topic's retention.ms after the delete");
-        Check.equal(ConfigSource.DEFAULT_CONFIG, t.source(), "source after the delete");
     }
 
     static void refused(Ctx ctx) throws Exception {
