@@ -63,6 +63,25 @@ async fn alter(admin: &Admin, id: i32, set: &[(&str, &str)]) -> Result<Option<RD
     }
 }
 
+/// (value, source) of one config of broker `id` once `settled` holds for
+/// them: Kafka commits a change on the controller and its broker applies
+/// the metadata a moment later.
+async fn describe_settled(
+    admin: &Admin,
+    id: i32,
+    key: &str,
+    settled: impl Fn(Option<&str>, &ConfigSource) -> bool,
+) -> Result<(Option<String>, ConfigSource), String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (value, source) = describe(admin, id, key).await?;
+        if settled(value.as_deref(), &source) || tokio::time::Instant::now() > deadline {
+            return Ok((value, source));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn broker_config_alter_describe<'a>(
     admin: &'a Admin,
     id: i32,
@@ -72,15 +91,17 @@ fn broker_config_alter_describe<'a>(
         if let Some(code) = alter(admin, id, &[(KEY, "1234")]).await? {
             return Err(format!("altering {KEY} on broker {id}: {code:?}"));
         }
-        let (value, source) = describe(admin, id, KEY).await?;
-        if value.as_deref() != Some("1234") || source != ConfigSource::DynamicBroker {
+        let set = |v: Option<&str>, s: &ConfigSource| v == Some("1234") && *s == ConfigSource::DynamicBroker;
+        let (value, source) = describe_settled(admin, id, KEY, set).await?;
+        if !set(value.as_deref(), &source) {
             return Err(format!("after the alter: {value:?} from {source:?}"));
         }
         if let Some(code) = alter(admin, id, &[]).await? {
             return Err(format!("clearing broker {id}'s dynamic configs: {code:?}"));
         }
-        let (value, source) = describe(admin, id, KEY).await?;
-        if source == ConfigSource::DynamicBroker {
+        let cleared = |_: Option<&str>, s: &ConfigSource| *s != ConfigSource::DynamicBroker;
+        let (value, source) = describe_settled(admin, id, KEY, cleared).await?;
+        if !cleared(value.as_deref(), &source) {
             return Err(format!("still dynamic after the delete: {value:?}"));
         }
         Ok(format!(
