@@ -491,3 +491,105 @@ async fn describe_log_dirs_every_version() {
     .await;
     broker.stop().await;
 }
+
+/// IncrementalAlterConfigs on a BROKER resource: the error code and message.
+async fn alter_broker(
+    c: &mut Client,
+    version: i16,
+    name: &str,
+    ops: &[(&str, i8, Option<&str>)],
+) -> (i16, Option<String>) {
+    let mut res = incremental::AlterConfigsResource::default();
+    res.resource_type = RESOURCE_BROKER;
+    res.resource_name = str_bytes(name);
+    res.configs = ops
+        .iter()
+        .map(|(k, op, v)| {
+            let mut c = incremental::AlterableConfig::default();
+            c.name = str_bytes(k);
+            c.config_operation = *op;
+            c.value = v.map(str_bytes);
+            c
+        })
+        .collect();
+    let mut req = IncrementalAlterConfigsRequest::default();
+    req.resources = vec![res];
+    let resp = c.call(version, &req).await;
+    let r = &resp.responses[0];
+    let message = (!no_message(&r.error_message)).then(|| r.error_message.as_ref().map(|m| m.to_string()));
+    (r.error_code, message.flatten())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_broker_configs_every_version() {
+    let broker = TestBroker::start().await;
+    let ctx = broker.ctx.clone();
+    each_version(ApiKey::IncrementalAlterConfigs, move |v| {
+        let ctx = ctx.clone();
+        async move {
+            let mut c = Client::connect(ctx.addr).await;
+            let flush = "log.flush.interval.messages";
+            let ops = [(flush, SET, Some("1234")), ("custom.setting", SET, Some("x"))];
+            assert_eq!(alter_broker(&mut c, v, "1", &ops).await, (NONE, None), "v{v}: set");
+            let r = describe(&mut c, 3, RESOURCE_BROKER, "1", None, true).await;
+            let e = entry(&r, flush, v);
+            assert_eq!(
+                (value(e), e.config_source),
+                (Some("1234"), SOURCE_DYNAMIC_BROKER_CONFIG),
+                "v{v}: dynamic"
+            );
+            assert_eq!(e.synonyms.len(), 2, "v{v}: the dynamic value, then the default");
+            let custom = entry(&r, "custom.setting", v);
+            assert!(
+                custom.is_sensitive && custom.value.is_none(),
+                "v{v}: custom configs are sensitive"
+            );
+
+            let ops = [("log.retention.ms", SET, Some("86400000"))];
+            assert_eq!(
+                alter_broker(&mut c, v, "", &ops).await,
+                (NONE, None),
+                "v{v}: cluster default"
+            );
+            let topic = format!("follows-default-v{v}");
+            create_topic(&mut c, &topic, 1, &[]).await;
+            let configs = topic_configs(&mut c, &topic).await;
+            assert_eq!(
+                configs["retention.ms"],
+                described("86400000", SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG),
+                "v{v}: a topic without its own value follows the default"
+            );
+
+            let (code, message) = alter_broker(&mut c, v, "1", &[("log.retention.hours", SET, Some("1"))]).await;
+            assert_eq!(code, INVALID_REQUEST, "v{v}: not dynamic");
+            assert_eq!(
+                message.as_deref(),
+                Some("Cannot update these configs dynamically: Set(log.retention.hours)")
+            );
+            let (code, _) = alter_broker(&mut c, v, "2", &[(flush, SET, Some("1"))]).await;
+            assert_eq!(code, INVALID_REQUEST, "v{v}: another broker's id");
+
+            let ops = [(flush, DELETE, None), ("custom.setting", DELETE, None)];
+            assert_eq!(alter_broker(&mut c, v, "1", &ops).await, (NONE, None), "v{v}: delete");
+            let ops = [("log.retention.ms", DELETE, None)];
+            assert_eq!(
+                alter_broker(&mut c, v, "", &ops).await,
+                (NONE, None),
+                "v{v}: delete default"
+            );
+            let r = describe(&mut c, 3, RESOURCE_BROKER, "1", Some(&[flush]), false).await;
+            assert_eq!(
+                entry(&r, flush, v).config_source,
+                SOURCE_DEFAULT_CONFIG,
+                "v{v}: deleted"
+            );
+            let configs = topic_configs(&mut c, &topic).await;
+            assert_eq!(
+                configs["retention.ms"],
+                described("604800000", SOURCE_DEFAULT_CONFIG),
+                "v{v}: back to the static default"
+            );
+        }
+    })
+    .await;
+}

@@ -218,6 +218,41 @@ pub fn synonyms(name: &str) -> Vec<&str> {
         .unwrap_or_else(|| vec![name])
 }
 
+/// Kafka's per-broker-only dynamic configs (DynamicBrokerConfig's
+/// PerBrokerConfigs, less the cluster-level listener configs): they may
+/// be set for one broker, never as the cluster-wide default.
+pub const PER_BROKER_ONLY: &[&str] = &["listener.security.protocol.map", "listeners"];
+
+/// Kafka's ConfigDef parsing of one value (DynamicConfig.Broker.validate),
+/// with its message.
+pub fn parse_value(def: &BrokerConfigDef, value: &str) -> Result<(), String> {
+    let bad = |what: &str| format!("Invalid value {value} for configuration {}: {what}", def.name);
+    let v = value.trim();
+    match def.ty {
+        ConfigType::Boolean => match v.to_ascii_lowercase().as_str() {
+            "true" | "false" => Ok(()),
+            _ => Err(bad("Expected value to be either true or false")),
+        },
+        ConfigType::Int => v
+            .parse::<i32>()
+            .map(|_| ())
+            .map_err(|_| bad("Not a number of type INT")),
+        ConfigType::Short => v
+            .parse::<i16>()
+            .map(|_| ())
+            .map_err(|_| bad("Not a number of type SHORT")),
+        ConfigType::Long => v
+            .parse::<i64>()
+            .map(|_| ())
+            .map_err(|_| bad("Not a number of type LONG")),
+        ConfigType::Double => v
+            .parse::<f64>()
+            .map(|_| ())
+            .map_err(|_| bad("Not a number of type DOUBLE")),
+        ConfigType::String | ConfigType::List => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,7 +23,7 @@ log() { echo "[cli] $*" >&2; }
 
 ALL_CASES=(
   topics_create topics_list topics_describe topics_alter_partitions topics_delete
-  configs_topic_alter configs_broker_describe
+  configs_topic_alter configs_broker_describe configs_broker_dynamic topics_alter_bad_assignment
   get_offsets broker_api_versions delete_records log_dirs
   console_produce_consume
   producer_perf_test consumer_perf_test
@@ -283,6 +283,55 @@ case_configs_broker_describe() {
     default.replication.factor min.insync.replicas auto.create.topics.enable; do
     grep -q "^  $k=" <<<"$OUT" || fail "describe --all lacks $k"
   done
+}
+
+# Dynamic broker configs (KIP-226): one broker, then the cluster default
+# with a topic that has no retention.ms of its own following it; a static
+# config refused; both deleted again (the other cases share this broker).
+case_configs_broker_dynamic() {
+  local cb=("$CONFIGS" --bootstrap-server "$boot" --entity-type brokers) id t
+  must "kafka-configs --describe brokers" "${cb[@]}" --describe
+  id="$(sed -n 's/^Dynamic configs for broker \([0-9]*\) are:$/\1/p' <<<"$OUT" | head -1)"
+  [ -n "$id" ] || fail "no 'Dynamic configs for broker N' line: $(head -1 <<<"$OUT")"
+  must "kafka-configs --alter broker $id" "${cb[@]}" --entity-name "$id" --alter \
+    --add-config log.flush.interval.messages=1234
+  grep -q "^Completed updating config for broker $id" <<<"$OUT" || fail "alter printed: $(head -1 <<<"$OUT")"
+  must "kafka-configs --describe broker $id" "${cb[@]}" --entity-name "$id" --describe
+  grep -qF "  log.flush.interval.messages=1234 sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:log.flush.interval.messages=1234, DEFAULT_CONFIG:log.flush.interval.messages=9223372036854775807}" <<<"$OUT" \
+    || fail "describe broker $id: $(grep log.flush.interval.messages <<<"$OUT" | head -c 200)"
+  t="$(topic_name configs_broker_dynamic)"
+  create_topic "$t" 1
+  must "kafka-configs --alter --entity-default" "${cb[@]}" --entity-default --alter --add-config log.retention.ms=86400000
+  grep -q "^Completed updating default config for brokers in the cluster" <<<"$OUT" || fail "alter default printed: $(head -1 <<<"$OUT")"
+  must "kafka-configs --describe --entity-default" "${cb[@]}" --entity-default --describe
+  grep -qF "  log.retention.ms=86400000 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=86400000}" <<<"$OUT" \
+    || fail "describe default: $(grep log.retention <<<"$OUT" | head -c 200)"
+  must "kafka-configs --describe --all topic" "$CONFIGS" --bootstrap-server "$boot" --entity-type topics --entity-name "$t" --describe --all
+  grep -qF "  retention.ms=86400000 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=86400000" <<<"$OUT" \
+    || fail "topic does not follow the default: $(grep '^  retention.ms' <<<"$OUT" | head -c 200)"
+  if tool "${cb[@]}" --entity-name "$id" --alter --add-config log.retention.hours=1; then
+    fail "log.retention.hours (not dynamic) was accepted"
+  fi
+  grep -qF "InvalidRequestException: Cannot update these configs dynamically: Set(log.retention.hours)" "$work/err" "$work/out" \
+    || fail "log.retention.hours refused with: $(first_error)"
+  must "kafka-configs --delete-config --entity-default" "${cb[@]}" --entity-default --alter --delete-config log.retention.ms
+  must "kafka-configs --delete-config broker $id" "${cb[@]}" --entity-name "$id" --alter --delete-config log.flush.interval.messages
+  must "kafka-configs --describe broker $id" "${cb[@]}" --entity-name "$id" --describe
+  grep -q "log.flush.interval.messages" <<<"$OUT" && fail "log.flush.interval.messages still dynamic after --delete-config"
+  must "kafka-configs --describe --all topic" "$CONFIGS" --bootstrap-server "$boot" --entity-type topics --entity-name "$t" --describe --all
+  grep -q "^  retention.ms=604800000 " <<<"$OUT" || fail "after the delete: $(grep '^  retention.ms' <<<"$OUT" | head -c 200)"
+}
+
+# CreatePartitions with a replica on a broker that does not exist.
+case_topics_alter_bad_assignment() {
+  local t
+  t="$(topic_name bad_assignment)"
+  create_topic "$t" 1
+  if tool "$TOPICS" --bootstrap-server "$boot" --alter --topic "$t" --partitions 2 --replica-assignment 1,1007; then
+    fail "an assignment to broker 1007 was accepted"
+  fi
+  grep -qF "InvalidReplicaAssignmentException: The manual partition assignment includes broker 1007, but no such broker is registered." "$work/err" "$work/out" \
+    || fail "refused with: $(first_error)"
 }
 
 case_get_offsets() {

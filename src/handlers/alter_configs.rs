@@ -1,5 +1,6 @@
-//! AlterConfigs (the legacy, whole-set form): a topic's overrides become
-//! exactly the listed configs. Also holds the commit step shared with
+//! AlterConfigs (the legacy, whole-set form): a topic's overrides, or a
+//! broker's (or the cluster-wide default's) dynamic configs, become exactly
+//! the listed configs. Also holds the commit step shared with
 //! IncrementalAlterConfigs.
 
 use std::collections::BTreeMap;
@@ -28,8 +29,10 @@ pub async fn handle(
             .collect();
         let outcome = commit(&ctx.broker, res.resource_type, &name, req.validate_only, |image| {
             let mut changes: BTreeMap<String, Option<String>> = image
-                .topic_config(&name)
-                .into_keys()
+                .configs
+                .get(&(res.resource_type, name.clone()))
+                .into_iter()
+                .flat_map(|c| c.keys().cloned())
                 .filter(|k| !desired.contains_key(k))
                 .map(|k| (k, None))
                 .collect();
@@ -56,8 +59,9 @@ pub async fn handle(
     Ok(Some(resp))
 }
 
-/// Validates and (unless `validate_only`) commits topic config changes that
-/// `changes` computes from the current image.
+/// Validates and (unless `validate_only`) commits the config changes that
+/// `changes` computes from the current image, for a topic or for dynamic
+/// broker configs (one broker, or the cluster-wide default: empty name).
 pub fn commit(
     broker: &Broker,
     resource_type: i8,
@@ -67,12 +71,7 @@ pub fn commit(
 ) -> Result<(), ApiError> {
     match resource_type {
         RESOURCE_TOPIC => {}
-        RESOURCE_BROKER => {
-            return Err(ApiError::new(
-                ResponseError::InvalidRequest,
-                "Dynamic broker configs are not supported by fjord; set them in server.properties",
-            ))
-        }
+        RESOURCE_BROKER => controller::validate_broker_resource(name, broker.config.node_id)?,
         other => {
             return Err(ApiError::new(
                 ResponseError::InvalidRequest,
@@ -80,15 +79,22 @@ pub fn commit(
             ))
         }
     }
-    if validate_only {
-        let image = broker.metadata.image();
-        let c = changes(&image)?;
-        return controller::alter_topic_configs(&image, name, &c).map(|_| ());
-    }
-    broker
-        .write_metadata(|image| {
-            let c = changes(image)?;
+    let decide = |image: &ClusterImage| {
+        let c = changes(image)?;
+        if resource_type == RESOURCE_TOPIC {
             controller::alter_topic_configs(image, name, &c)
-        })
-        .map(|_| tracing::info!(topic = name, "altered topic configs"))
+        } else {
+            controller::alter_broker_configs(name, &c)
+        }
+    };
+    if validate_only {
+        return decide(&broker.metadata.image()).map(|_| ());
+    }
+    broker.write_metadata(decide).map(|_| {
+        if resource_type == RESOURCE_TOPIC {
+            tracing::info!(topic = name, "altered topic configs");
+        } else {
+            tracing::info!(broker = name, "altered dynamic broker configs");
+        }
+    })
 }

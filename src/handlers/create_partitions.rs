@@ -15,11 +15,16 @@ pub async fn handle(
     let mut resp = CreatePartitionsResponse::default();
     for t in req.topics {
         let name = t.name.0.to_string();
+        let assignments: Option<Vec<Vec<i32>>> = t
+            .assignments
+            .as_ref()
+            .map(|a| a.iter().map(|a| a.broker_ids.iter().map(|b| b.0).collect()).collect());
+        let assignments = assignments.as_deref();
         let outcome = if req.validate_only {
-            controller::create_partitions(&broker.metadata.image(), &name, t.count, &brokers).map(|_| ())
+            controller::create_partitions(&broker.metadata.image(), &name, t.count, assignments, &brokers).map(|_| ())
         } else {
             broker
-                .write_metadata(|image| controller::create_partitions(image, &name, t.count, &brokers))
+                .write_metadata(|image| controller::create_partitions(image, &name, t.count, assignments, &brokers))
                 .map(|_| tracing::info!(topic = %name, count = t.count, "created partitions"))
         };
         let mut r = CreatePartitionsTopicResult::default();

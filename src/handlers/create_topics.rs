@@ -43,7 +43,7 @@ pub async fn handle(
             t.assignments
                 .iter()
                 .map(|a| (a.partition_index, a.broker_ids.iter().map(|b| b.0).collect()))
-                .collect::<BTreeMap<i32, Vec<i32>>>()
+                .collect::<Vec<(i32, Vec<i32>)>>()
         });
         let new_topic = NewTopic {
             name: &name,
@@ -99,7 +99,7 @@ pub async fn handle(
                     None => new_topic.num_partitions,
                 };
                 r.replication_factor = match &assignments {
-                    Some(a) => a.values().next().map_or(0, |v| v.len() as i16),
+                    Some(a) => a.first().map_or(0, |(_, v)| v.len() as i16),
                     None => new_topic.replication_factor,
                 };
                 r.configs = Some(

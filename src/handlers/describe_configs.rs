@@ -159,7 +159,37 @@ fn broker_entries(broker: &Broker, image: &ClusterImage, per_broker: bool) -> Ve
                 synonyms,
             }
         })
+        .chain(custom_entries(&layers, per_broker))
         .collect()
+}
+
+/// Dynamic configs fjord does not know, stored as Kafka stores custom
+/// broker configs: Kafka describes them as sensitive, with no value.
+fn custom_entries(layers: &Layers, per_broker: bool) -> Vec<Entry> {
+    let mut sources = vec![(layers.cluster_default, SOURCE_DYNAMIC_DEFAULT_BROKER)];
+    if per_broker {
+        sources.insert(0, (layers.per_broker, SOURCE_DYNAMIC_BROKER));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for (layer, source) in sources {
+        for name in layer.into_iter().flat_map(|l| l.keys()) {
+            if broker_configs::definition(name).is_some() || !seen.insert(name.clone()) {
+                continue;
+            }
+            out.push(Entry {
+                name: name.clone(),
+                value: None,
+                source,
+                read_only: false,
+                sensitive: true,
+                config_type: 0,
+                documentation: "",
+                synonyms: vec![(name.clone(), None, source)],
+            });
+        }
+    }
+    out
 }
 
 pub async fn handle(
@@ -232,8 +262,9 @@ fn to_result(
     c.is_sensitive = e.sensitive;
     if version >= 3 {
         c.config_type = e.config_type;
-        // Kafka sends null unless the request asks for documentation.
-        c.documentation = include_documentation.then(|| str_bytes(e.documentation));
+        // Kafka sends null unless the request asks for documentation, and
+        // for custom configs, which have none.
+        c.documentation = (include_documentation && !e.documentation.is_empty()).then(|| str_bytes(e.documentation));
     }
     if include_synonyms {
         c.synonyms = e

@@ -1,6 +1,6 @@
 //! IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT on topic
-//! configs (APPEND/SUBTRACT only for list-typed configs such as
-//! cleanup.policy), committed atomically per resource.
+//! configs and dynamic broker configs (APPEND/SUBTRACT only for list-typed
+//! configs such as cleanup.policy), committed atomically per resource.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +10,12 @@ use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterC
 
 use super::alter_configs::commit;
 use super::{str_bytes, HandlerError, RequestContext};
-use crate::log::config::{default_value, definition, list_items, Kind};
+use crate::broker::Broker;
+use crate::broker_configs::{self, ConfigType};
+use crate::log::config::{default_value, definition, dynamic_defaults, list_items, Kind};
 use crate::metadata::controller::ApiError;
+use crate::metadata::records::RESOURCE_BROKER;
+use crate::metadata::ClusterImage;
 
 const SET: i8 = 0;
 const DELETE: i8 = 1;
@@ -38,7 +42,11 @@ pub async fn handle(
             })
             .collect();
         let outcome = commit(broker, res.resource_type, &name, req.validate_only, |image| {
-            let current = image.topic_config(&name);
+            let current = image
+                .configs
+                .get(&(res.resource_type, name.clone()))
+                .cloned()
+                .unwrap_or_default();
             let mut changes: BTreeMap<String, Option<String>> = BTreeMap::new();
             for (key, op, value) in &ops {
                 if changes.contains_key(key) {
@@ -56,18 +64,12 @@ pub async fn handle(
                     })?),
                     DELETE => None,
                     APPEND | SUBTRACT => {
-                        let def = definition(key).filter(|d| matches!(d.kind, Kind::ChoiceList(_) | Kind::ReplicaList));
-                        let Some(def) = def else {
-                            let op = if *op == APPEND { "APPEND" } else { "SUBTRACT" };
-                            return Err(ApiError::new(
-                                ResponseError::InvalidConfig,
-                                format!("Can't {op} to key {key} because its type is not LIST."),
-                            ));
+                        let own = current.get(key);
+                        let base = if res.resource_type == RESOURCE_BROKER {
+                            broker_list_base(key, *op, own)?
+                        } else {
+                            topic_list_base(broker, image, key, *op, own)?
                         };
-                        let base = current
-                            .get(key)
-                            .cloned()
-                            .unwrap_or_else(|| default_value(def, &broker.config.log));
                         let mut items: Vec<String> = list_items(&base).map(str::to_string).collect();
                         let given: Vec<String> = value
                             .clone()
@@ -107,4 +109,62 @@ pub async fn handle(
         resp.responses.push(r);
     }
     Ok(Some(resp))
+}
+
+fn op_name(op: i8) -> &'static str {
+    if op == APPEND {
+        "APPEND"
+    } else {
+        "SUBTRACT"
+    }
+}
+
+/// What APPEND and SUBTRACT start from on a topic: its own value, else
+/// the broker-level value the topic follows (dynamic, then static, then
+/// default).
+fn topic_list_base(
+    broker: &Broker,
+    image: &ClusterImage,
+    key: &str,
+    op: i8,
+    own: Option<&String>,
+) -> Result<String, ApiError> {
+    let def = definition(key).filter(|d| matches!(d.kind, Kind::ChoiceList(_) | Kind::ReplicaList));
+    let Some(def) = def else {
+        return Err(ApiError::new(
+            ResponseError::InvalidConfig,
+            format!("Can't {} to key {key} because its type is not LIST.", op_name(op)),
+        ));
+    };
+    if let Some(v) = own {
+        return Ok(v.clone());
+    }
+    let node = broker.config.node_id.to_string();
+    let dynamic = dynamic_defaults(&[image.broker_config(&node), image.broker_config("")]);
+    Ok(dynamic
+        .get(key)
+        .cloned()
+        .unwrap_or_else(|| default_value(def, &broker.config.log)))
+}
+
+/// Kafka's prepareIncrementalConfigs for a broker resource: only LIST
+/// configs take APPEND and SUBTRACT, starting from the resource's value,
+/// else the config's default.
+fn broker_list_base(key: &str, op: i8, own: Option<&String>) -> Result<String, ApiError> {
+    let Some(def) = broker_configs::definition(key) else {
+        return Err(ApiError::new(
+            ResponseError::InvalidConfig,
+            format!("Unknown config name: {key}"),
+        ));
+    };
+    if def.ty != ConfigType::List {
+        let verb = if op == APPEND { "append" } else { "subtract" };
+        return Err(ApiError::new(
+            ResponseError::InvalidConfig,
+            format!("Config value {verb} is not allowed for config key: {key}"),
+        ));
+    }
+    Ok(own
+        .cloned()
+        .unwrap_or_else(|| def.default.unwrap_or_default().to_string()))
 }

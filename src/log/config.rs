@@ -158,6 +158,22 @@ pub fn default_value(def: &TopicConfigDef, d: &LogDefaults) -> String {
     }
 }
 
+/// The topic configs that dynamic broker configs set for every topic
+/// without its own value (Kafka's DynamicLogConfig): each topic config
+/// takes its broker synonym from the first layer that holds it, most
+/// specific first (this broker's dynamic configs, then the cluster-wide
+/// dynamic defaults). A topic's own overrides go on top of these.
+pub fn dynamic_defaults(layers: &[Option<&BTreeMap<String, String>>]) -> BTreeMap<String, String> {
+    TOPIC_CONFIGS
+        .iter()
+        .filter_map(|def| {
+            let synonym = def.broker_synonym?;
+            let value = layers.iter().flatten().find_map(|l| l.get(synonym))?;
+            Some((def.name.to_string(), value.clone()))
+        })
+        .collect()
+}
+
 /// Checks one topic config; the error text is what Kafka's INVALID_CONFIG
 /// message carries.
 pub fn validate(name: &str, value: &str) -> Result<(), String> {

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::records::{MetadataRecord, RESOURCE_BROKER, RESOURCE_TOPIC};
 use super::ClusterImage;
+use crate::broker_configs;
 use crate::log::config as topic_config;
 
 /// A refused admin operation: the Kafka error and its message.
@@ -81,8 +82,9 @@ pub struct NewTopic<'a> {
     pub name: &'a str,
     pub num_partitions: i32,
     pub replication_factor: i16,
-    /// Explicit replica assignment, partition -> brokers (CreateTopics).
-    pub assignments: Option<BTreeMap<i32, Vec<i32>>>,
+    /// Explicit replica assignment, (partition, brokers) in request order
+    /// (CreateTopics); a partition named twice is refused, as in Kafka.
+    pub assignments: Option<Vec<(i32, Vec<i32>)>>,
     pub configs: BTreeMap<String, String>,
 }
 
@@ -99,23 +101,26 @@ pub fn create_topic(image: &ClusterImage, topic: &NewTopic, brokers: &[i32]) -> 
     validate_topic_configs(&topic.configs)?;
     let assignments = match &topic.assignments {
         Some(a) => {
-            if a.is_empty() || a.keys().copied().ne(0..a.len() as i32) {
-                return Err(ApiError::new(
-                    ResponseError::InvalidReplicaAssignment,
-                    "Partitions must be numbered consecutively from 0",
-                ));
-            }
-            for replicas in a.values() {
-                if replicas.is_empty() || replicas.iter().any(|r| !brokers.contains(r)) {
+            let mut parts: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+            let mut replication_factor = None;
+            for (partition, replicas) in a {
+                if parts.contains_key(partition) {
                     return Err(ApiError::new(
                         ResponseError::InvalidReplicaAssignment,
-                        format!(
-                            "The manual partition assignment includes a broker that is not registered: {replicas:?}"
-                        ),
+                        format!("Found multiple manual partition assignments for partition {partition}"),
                     ));
                 }
+                validate_manual_assignment(replicas, brokers, replication_factor)?;
+                replication_factor = Some(replicas.len());
+                parts.insert(*partition, replicas.clone());
             }
-            a.clone()
+            if parts.keys().copied().ne(0..parts.len() as i32) {
+                return Err(ApiError::new(
+                    ResponseError::InvalidReplicaAssignment,
+                    "partitions should be a consecutive 0-based integer sequence",
+                ));
+            }
+            parts
         }
         None => {
             if topic.num_partitions <= 0 {
@@ -169,6 +174,43 @@ pub fn create_topic(image: &ClusterImage, topic: &NewTopic, brokers: &[i32]) -> 
     Ok(records)
 }
 
+/// Kafka's ReplicationControlManager.validateManualPartitionAssignment:
+/// a non-empty list of registered brokers, each once, as many as the
+/// partitions before it have (when there are any).
+fn validate_manual_assignment(
+    replicas: &[i32],
+    brokers: &[i32],
+    replication_factor: Option<usize>,
+) -> Result<(), ApiError> {
+    let invalid = |m: String| Err(ApiError::new(ResponseError::InvalidReplicaAssignment, m));
+    if replicas.is_empty() {
+        return invalid("The manual partition assignment includes an empty replica list.".into());
+    }
+    let mut sorted = replicas.to_vec();
+    sorted.sort_unstable();
+    let mut previous = None;
+    for &id in &sorted {
+        if !brokers.contains(&id) {
+            return invalid(format!(
+                "The manual partition assignment includes broker {id}, but no such broker is registered."
+            ));
+        }
+        if previous == Some(id) {
+            return invalid(format!(
+                "The manual partition assignment includes the broker {id} more than once."
+            ));
+        }
+        previous = Some(id);
+    }
+    match replication_factor {
+        Some(rf) if rf != sorted.len() => invalid(format!(
+            "The manual partition assignment includes a partition with {} replica(s), but this is not consistent with previous partitions, which have {rf} replica(s).",
+            sorted.len()
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn partition_record(topic_id: Uuid, partition: i32, replicas: Vec<i32>) -> MetadataRecord {
     MetadataRecord::Partition {
         topic_id,
@@ -180,11 +222,14 @@ fn partition_record(topic_id: Uuid, partition: i32, replicas: Vec<i32>) -> Metad
     }
 }
 
-/// CreatePartitions: grows a topic to `count` partitions.
+/// CreatePartitions: grows a topic to `count` partitions, placing the new
+/// ones on `assignments` (one replica list per new partition) when given,
+/// validated as Kafka's ReplicationControlManager.createPartitions does.
 pub fn create_partitions(
     image: &ClusterImage,
     name: &str,
     count: i32,
+    assignments: Option<&[Vec<i32>]>,
     brokers: &[i32],
 ) -> Result<Vec<MetadataRecord>, ApiError> {
     let topic = image.topics.get(name).ok_or_else(|| {
@@ -205,6 +250,26 @@ pub fn create_partitions(
             ResponseError::InvalidPartitions,
             format!("Topic already has {current} partition(s)."),
         ));
+    }
+    let additional = (count - current) as usize;
+    if let Some(a) = assignments {
+        if a.len() != additional {
+            return Err(ApiError::new(
+                ResponseError::InvalidReplicaAssignment,
+                format!(
+                    "Attempted to add {additional} additional partition(s), but only {} assignment(s) were specified.",
+                    a.len()
+                ),
+            ));
+        }
+        let rf = topic.partitions.values().next().map_or(1, |p| p.replicas.len());
+        for replicas in a {
+            validate_manual_assignment(replicas, brokers, Some(rf))?;
+        }
+        return Ok((current..count)
+            .zip(a)
+            .map(|(p, replicas)| partition_record(topic.id, p, replicas.clone()))
+            .collect());
     }
     let rf = topic
         .partitions
@@ -261,6 +326,95 @@ pub fn alter_topic_configs(
     Ok(records)
 }
 
+/// Kafka's check of a BROKER resource name in AlterConfigs and
+/// IncrementalAlterConfigs (ConfigAdminManager.validateResourceNameIsCurrentNodeId):
+/// empty for the cluster-wide default, else this node's id.
+pub fn validate_broker_resource(name: &str, node_id: i32) -> Result<(), ApiError> {
+    if name.is_empty() {
+        return Ok(());
+    }
+    let id: i32 = name.parse().map_err(|_| {
+        ApiError::new(
+            ResponseError::InvalidRequest,
+            format!("Node id must be an integer, but it is: {name}"),
+        )
+    })?;
+    if id != node_id {
+        return Err(ApiError::new(
+            ResponseError::InvalidRequest,
+            format!("Unexpected broker id, expected {node_id}, but received {name}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Dynamic broker config changes (KIP-226) for one broker (`name` = its
+/// node id) or the cluster-wide default (`name` empty): `Some` sets, `None`
+/// deletes (back to the static value). Kafka's DynamicBrokerConfig.validateConfigs
+/// decides; its ConfigExceptions reach the client as INVALID_REQUEST
+/// (ConfigAdminManager, KAFKA-13609). Names fjord does not know are stored
+/// as Kafka stores custom configs.
+pub fn alter_broker_configs(
+    name: &str,
+    changes: &BTreeMap<String, Option<String>>,
+) -> Result<Vec<MetadataRecord>, ApiError> {
+    let invalid = |m: String| ApiError::new(ResponseError::InvalidRequest, m);
+    let set: Vec<(&String, &String)> = changes.iter().filter_map(|(k, v)| Some((k, v.as_ref()?))).collect();
+    let listed = |keys: Vec<&str>| format!("Set({})", keys.join(", "));
+    let static_only: Vec<&str> = set
+        .iter()
+        .filter(|(k, _)| broker_configs::definition(k).is_some_and(|d| !d.dynamic))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !static_only.is_empty() {
+        return Err(invalid(format!(
+            "Cannot update these configs dynamically: {}",
+            listed(static_only)
+        )));
+    }
+    for (k, v) in &set {
+        let Some(def) = broker_configs::definition(k) else {
+            continue;
+        };
+        broker_configs::parse_value(def, v).map_err(invalid)?;
+        // The topic config a broker config defaults is validated as
+        // Kafka's LogConfig validates it, named by the broker key.
+        if let Some(t) = topic_config::TOPIC_CONFIGS
+            .iter()
+            .find(|t| t.broker_synonym == Some(def.name))
+        {
+            topic_config::validate(t.name, v).map_err(|m| {
+                invalid(m.replace(
+                    &format!("configuration {}:", t.name),
+                    &format!("configuration {}:", def.name),
+                ))
+            })?;
+        }
+    }
+    if name.is_empty() {
+        let per_broker: Vec<&str> = set
+            .iter()
+            .filter(|(k, _)| broker_configs::PER_BROKER_ONLY.contains(&k.as_str()))
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if !per_broker.is_empty() {
+            return Err(invalid(format!(
+                "Cannot update these configs at default cluster level, broker id must be specified: {}",
+                listed(per_broker)
+            )));
+        }
+    }
+    Ok(changes
+        .iter()
+        .map(|(k, v)| MetadataRecord::Config {
+            resource_type: RESOURCE_BROKER,
+            resource_name: name.to_string(),
+            name: k.clone(),
+            value: v.clone(),
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,13 +447,108 @@ mod tests {
         bad_config.configs.insert("retention.ms".into(), "never".into());
         assert_eq!(err(bad_config), ResponseError::InvalidConfig);
         assert_eq!(
-            create_partitions(&image, "orders", 2, &[1]).unwrap_err().code,
+            create_partitions(&image, "orders", 2, None, &[1]).unwrap_err().code,
             ResponseError::InvalidPartitions
         );
-        assert_eq!(create_partitions(&image, "orders", 5, &[1]).unwrap().len(), 2);
+        assert_eq!(create_partitions(&image, "orders", 5, None, &[1]).unwrap().len(), 2);
         assert_eq!(
             delete_topic(&image, "nope").unwrap_err().code,
             ResponseError::UnknownTopicOrPartition
+        );
+    }
+
+    #[test]
+    fn manual_assignments_are_checked_as_kafka_checks_them() {
+        let mut image = ClusterImage::default();
+        let mut topic = new_topic("t", -1, -1);
+        let err = |image: &ClusterImage, t: &NewTopic| create_topic(image, t, &[1, 2]).unwrap_err();
+        topic.assignments = Some(vec![(0, vec![1]), (0, vec![2])]);
+        assert_eq!(
+            err(&image, &topic).message,
+            "Found multiple manual partition assignments for partition 0"
+        );
+        topic.assignments = Some(vec![(0, vec![1]), (1, vec![1, 2])]);
+        assert!(err(&image, &topic)
+            .message
+            .contains("includes a partition with 2 replica(s)"));
+        topic.assignments = Some(vec![(0, vec![2, 2])]);
+        assert_eq!(
+            err(&image, &topic).message,
+            "The manual partition assignment includes the broker 2 more than once."
+        );
+        topic.assignments = Some(vec![(0, vec![])]);
+        assert_eq!(err(&image, &topic).code, ResponseError::InvalidReplicaAssignment);
+        topic.assignments = Some(vec![(1, vec![1])]);
+        assert_eq!(
+            err(&image, &topic).message,
+            "partitions should be a consecutive 0-based integer sequence"
+        );
+        topic.assignments = Some(vec![(0, vec![1, 2])]);
+        for r in create_topic(&image, &topic, &[1, 2]).unwrap() {
+            image.apply(&r);
+        }
+        let grow = |count, a: &[Vec<i32>]| create_partitions(&image, "t", count, Some(a), &[1, 2]);
+        assert_eq!(
+            grow(3, &[vec![2, 1]]).unwrap_err().message,
+            "Attempted to add 2 additional partition(s), but only 1 assignment(s) were specified."
+        );
+        assert_eq!(
+            grow(2, &[vec![9, 1]]).unwrap_err().message,
+            "The manual partition assignment includes broker 9, but no such broker is registered."
+        );
+        assert!(grow(2, &[vec![2]])
+            .unwrap_err()
+            .message
+            .contains("which have 2 replica(s)"));
+        let records = grow(2, &[vec![2, 1]]).unwrap();
+        assert!(matches!(
+            &records[..],
+            [MetadataRecord::Partition {
+                partition: 1,
+                leader: 2,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn broker_configs_follow_kafkas_dynamic_rules() {
+        let set = |k: &str, v: &str| BTreeMap::from([(k.to_string(), Some(v.to_string()))]);
+        let err = |name: &str, c| alter_broker_configs(name, &c).unwrap_err();
+        assert_eq!(
+            err("1", set("log.retention.hours", "1")).message,
+            "Cannot update these configs dynamically: Set(log.retention.hours)"
+        );
+        assert_eq!(
+            err("1", set("log.retention.hours", "1")).code,
+            ResponseError::InvalidRequest
+        );
+        assert_eq!(
+            err("1", set("log.retention.ms", "soon")).message,
+            "Invalid value soon for configuration log.retention.ms: Not a number of type LONG"
+        );
+        assert!(err("", set("log.cleanup.policy", "sometimes"))
+            .message
+            .starts_with("Invalid value sometimes for configuration log.cleanup.policy:"));
+        assert_eq!(
+            err("", set("listeners", "PLAINTEXT://:9093")).message,
+            "Cannot update these configs at default cluster level, broker id must be specified: Set(listeners)"
+        );
+        assert!(alter_broker_configs("1", &set("listeners", "PLAINTEXT://:9093")).is_ok());
+        let records = alter_broker_configs("", &set("log.retention.ms", "1000")).unwrap();
+        let mut image = ClusterImage::default();
+        image.apply(&records[0]);
+        assert_eq!(image.broker_config("").unwrap()["log.retention.ms"], "1000");
+        let deleted = alter_broker_configs("", &BTreeMap::from([("log.retention.ms".to_string(), None)])).unwrap();
+        image.apply(&deleted[0]);
+        assert!(image.broker_config("").is_none());
+        assert_eq!(
+            validate_broker_resource("x", 1).unwrap_err().message,
+            "Node id must be an integer, but it is: x"
+        );
+        assert_eq!(
+            validate_broker_resource("2", 1).unwrap_err().message,
+            "Unexpected broker id, expected 1, but received 2"
         );
     }
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::Partition;
 use crate::config::LogDefaults;
+use crate::log::config::dynamic_defaults;
 use crate::log::{LogConfig, LogError, LogManager};
 use crate::metadata::{ClusterImage, METADATA_DIR};
 
@@ -89,8 +90,14 @@ impl ReplicaManager {
                 self.logs.delete_partition_dir(&dir)?;
             }
         }
+        // Dynamic broker configs apply without a restart, as in Kafka: a
+        // topic without its own value follows this broker's dynamic value,
+        // then the cluster-wide dynamic default, then the static one.
+        let node = self.node_id.to_string();
+        let broker_level = dynamic_defaults(&[image.broker_config(&node), image.broker_config("")]);
         for topic in image.topics.values() {
-            let overrides = image.topic_config(&topic.name);
+            let mut overrides = broker_level.clone();
+            overrides.extend(image.topic_config(&topic.name));
             let config = LogConfig::new(&self.defaults, &overrides);
             for (&index, p) in &topic.partitions {
                 if !p.replicas.contains(&self.node_id) {

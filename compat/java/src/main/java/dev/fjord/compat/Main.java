@@ -57,6 +57,7 @@ public final class Main {
         cases.addAll(GroupCases.all());
         cases.addAll(ConfigCases.all());
         cases.addAll(SegmentRollCases.all());
+        cases.addAll(BrokerConfigCases.all());
 
         PrintStream out = System.out;
         for (Case c : cases) {
