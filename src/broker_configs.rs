@@ -195,6 +195,104 @@ broker_configs! {
         "Default of whether a replica outside the ISR may become leader.";
 }
 
+/// Kafka 4.1's broker configs that fjord does not implement and that Kafka
+/// applies only at start-up (read-only in its DescribeConfigs): altering
+/// one dynamically is refused, as Kafka refuses it. Other unknown names are
+/// custom configs, which Kafka stores and so does fjord.
+#[rustfmt::skip]
+const KAFKA_STATIC_ONLY: &[&str] = &[
+    "add.partitions.to.txn.retry.backoff.max.ms", "add.partitions.to.txn.retry.backoff.ms",
+    "alter.config.policy.class.name", "alter.log.dirs.replication.quota.window.num",
+    "alter.log.dirs.replication.quota.window.size.seconds", "authorizer.class.name",
+    "auto.leader.rebalance.enable", "broker.heartbeat.interval.ms", "broker.rack",
+    "broker.session.timeout.ms", "client.quota.callback.class", "connection.failed.authentication.delay.ms",
+    "connections.max.idle.ms", "connections.max.reauth.ms", "controlled.shutdown.enable",
+    "controller.quorum.append.linger.ms", "controller.quorum.election.backoff.max.ms",
+    "controller.quorum.election.timeout.ms", "controller.quorum.fetch.timeout.ms",
+    "controller.quorum.request.timeout.ms", "controller.quorum.retry.backoff.ms",
+    "controller.quota.window.num", "controller.quota.window.size.seconds", "controller.socket.timeout.ms",
+    "create.topic.policy.class.name", "delegation.token.expiry.check.interval.ms",
+    "delegation.token.expiry.time.ms", "delegation.token.max.lifetime.ms", "delegation.token.secret.key",
+    "delete.records.purgatory.purge.interval.requests", "early.start.listeners", "fetch.max.bytes",
+    "fetch.purgatory.purge.interval.requests", "group.consumer.assignors",
+    "group.consumer.heartbeat.interval.ms", "group.consumer.max.heartbeat.interval.ms",
+    "group.consumer.max.session.timeout.ms", "group.consumer.max.size", "group.consumer.migration.policy",
+    "group.consumer.min.heartbeat.interval.ms", "group.consumer.min.session.timeout.ms",
+    "group.consumer.session.timeout.ms", "group.coordinator.append.linger.ms",
+    "group.coordinator.rebalance.protocols", "group.coordinator.threads", "group.share.assignors",
+    "group.share.delivery.count.limit", "group.share.heartbeat.interval.ms",
+    "group.share.max.heartbeat.interval.ms", "group.share.max.record.lock.duration.ms",
+    "group.share.max.session.timeout.ms", "group.share.max.share.sessions", "group.share.max.size",
+    "group.share.min.heartbeat.interval.ms", "group.share.min.record.lock.duration.ms",
+    "group.share.min.session.timeout.ms", "group.share.partition.max.record.locks",
+    "group.share.record.lock.duration.ms", "group.share.session.timeout.ms",
+    "group.streams.heartbeat.interval.ms", "group.streams.max.heartbeat.interval.ms",
+    "group.streams.max.session.timeout.ms", "group.streams.max.size", "group.streams.max.standby.replicas",
+    "group.streams.min.heartbeat.interval.ms", "group.streams.min.session.timeout.ms",
+    "group.streams.num.standby.replicas", "group.streams.session.timeout.ms",
+    "initial.broker.registration.timeout.ms", "kafka.metrics.polling.interval.secs",
+    "kafka.metrics.reporters", "leader.imbalance.check.interval.seconds", "log.cleaner.enable",
+    "log.dir.failure.timeout.ms", "log.flush.offset.checkpoint.interval.ms",
+    "log.flush.scheduler.interval.ms", "log.flush.start.offset.checkpoint.interval.ms",
+    "max.request.partition.size.limit", "metadata.log.max.record.bytes.between.snapshots",
+    "metadata.log.max.snapshot.interval.ms", "metadata.log.segment.bytes", "metadata.log.segment.ms",
+    "metadata.max.idle.interval.ms", "metadata.max.retention.bytes", "metadata.max.retention.ms",
+    "metrics.num.samples", "metrics.recording.level", "metrics.sample.window.ms",
+    "num.replica.alter.log.dirs.threads", "offsets.commit.timeout.ms", "offsets.load.buffer.size",
+    "offsets.topic.compression.codec", "producer.purgatory.purge.interval.requests",
+    "queued.max.request.bytes", "queued.max.requests", "quota.window.num", "quota.window.size.seconds",
+    "remote.log.manager.copy.quota.window.num", "remote.log.manager.copy.quota.window.size.seconds",
+    "remote.log.manager.fetch.quota.window.num", "remote.log.manager.fetch.quota.window.size.seconds",
+    "remote.log.manager.task.interval.ms", "remote.log.manager.thread.pool.size",
+    "remote.log.metadata.custom.metadata.max.bytes", "remote.log.metadata.manager.class.name",
+    "remote.log.metadata.manager.class.path", "remote.log.metadata.manager.impl.prefix",
+    "remote.log.metadata.manager.listener.name", "remote.log.reader.max.pending.tasks",
+    "remote.log.storage.manager.class.name", "remote.log.storage.manager.class.path",
+    "remote.log.storage.manager.impl.prefix", "remote.log.storage.system.enable", "replica.fetch.backoff.ms",
+    "replica.fetch.max.bytes", "replica.fetch.min.bytes", "replica.fetch.response.max.bytes",
+    "replica.fetch.wait.max.ms", "replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
+    "replica.selector.class", "replica.socket.receive.buffer.bytes", "replica.socket.timeout.ms",
+    "replication.quota.window.num", "replication.quota.window.size.seconds", "request.timeout.ms",
+    "sasl.client.callback.handler.class", "sasl.login.callback.handler.class", "sasl.login.class",
+    "sasl.login.connect.timeout.ms", "sasl.login.read.timeout.ms", "sasl.login.retry.backoff.max.ms",
+    "sasl.login.retry.backoff.ms", "sasl.mechanism.controller.protocol",
+    "sasl.oauthbearer.assertion.algorithm", "sasl.oauthbearer.assertion.claim.aud",
+    "sasl.oauthbearer.assertion.claim.exp.seconds", "sasl.oauthbearer.assertion.claim.iss",
+    "sasl.oauthbearer.assertion.claim.jti.include", "sasl.oauthbearer.assertion.claim.nbf.seconds",
+    "sasl.oauthbearer.assertion.claim.sub", "sasl.oauthbearer.assertion.file",
+    "sasl.oauthbearer.assertion.private.key.file", "sasl.oauthbearer.assertion.private.key.passphrase",
+    "sasl.oauthbearer.assertion.template.file", "sasl.oauthbearer.client.credentials.client.id",
+    "sasl.oauthbearer.client.credentials.client.secret", "sasl.oauthbearer.clock.skew.seconds",
+    "sasl.oauthbearer.expected.audience", "sasl.oauthbearer.expected.issuer",
+    "sasl.oauthbearer.jwks.endpoint.refresh.ms", "sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms",
+    "sasl.oauthbearer.jwks.endpoint.retry.backoff.ms", "sasl.oauthbearer.jwks.endpoint.url",
+    "sasl.oauthbearer.jwt.retriever.class", "sasl.oauthbearer.jwt.validator.class", "sasl.oauthbearer.scope",
+    "sasl.oauthbearer.scope.claim.name", "sasl.oauthbearer.sub.claim.name",
+    "sasl.oauthbearer.token.endpoint.url", "sasl.server.callback.handler.class",
+    "sasl.server.max.receive.size", "security.inter.broker.protocol", "security.providers",
+    "share.coordinator.append.linger.ms", "share.coordinator.load.buffer.size",
+    "share.coordinator.snapshot.update.records.per.snapshot",
+    "share.coordinator.state.topic.compression.codec", "share.coordinator.state.topic.min.isr",
+    "share.coordinator.state.topic.num.partitions", "share.coordinator.state.topic.replication.factor",
+    "share.coordinator.state.topic.segment.bytes", "share.coordinator.threads",
+    "share.coordinator.write.timeout.ms", "share.fetch.purgatory.purge.interval.requests",
+    "socket.connection.setup.timeout.max.ms", "socket.connection.setup.timeout.ms",
+    "socket.listen.backlog.size", "ssl.allow.dn.changes", "ssl.allow.san.changes",
+    "ssl.principal.mapping.rules", "telemetry.max.bytes",
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms", "transaction.max.timeout.ms",
+    "transaction.remove.expired.transaction.cleanup.interval.ms", "transaction.state.log.load.buffer.size",
+    "transaction.state.log.num.partitions", "transaction.state.log.segment.bytes",
+    "transaction.two.phase.commit.enable", "transactional.id.expiration.ms",
+];
+
+/// Whether Kafka lets `name` be changed without a restart.
+pub fn is_dynamic(name: &str) -> bool {
+    match definition(name) {
+        Some(def) => def.dynamic,
+        None => !KAFKA_STATIC_ONLY.contains(&name),
+    }
+}
+
 pub fn definition(name: &str) -> Option<&'static BrokerConfigDef> {
     BROKER_CONFIGS.iter().find(|d| d.name == name)
 }
@@ -262,6 +360,14 @@ mod tests {
         for pair in BROKER_CONFIGS.windows(2) {
             assert!(pair[0].name < pair[1].name, "{} before {}", pair[0].name, pair[1].name);
         }
+    }
+
+    #[test]
+    fn kafkas_start_up_configs_are_not_dynamic() {
+        assert!(!is_dynamic("broker.rack"), "a Kafka config fjord does not implement");
+        assert!(!is_dynamic("log.retention.hours"), "one fjord implements");
+        assert!(is_dynamic("log.retention.ms"));
+        assert!(is_dynamic("custom.thing"), "custom configs are stored, as Kafka does");
     }
 
     #[test]

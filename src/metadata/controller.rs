@@ -363,7 +363,7 @@ pub fn alter_broker_configs(
     let listed = |keys: Vec<&str>| format!("Set({})", keys.join(", "));
     let static_only: Vec<&str> = set
         .iter()
-        .filter(|(k, _)| broker_configs::definition(k).is_some_and(|d| !d.dynamic))
+        .filter(|(k, _)| !broker_configs::is_dynamic(k))
         .map(|(k, _)| k.as_str())
         .collect();
     if !static_only.is_empty() {
@@ -518,6 +518,10 @@ mod tests {
         assert_eq!(
             err("1", set("log.retention.hours", "1")).message,
             "Cannot update these configs dynamically: Set(log.retention.hours)"
+        );
+        assert_eq!(
+            err("1", set("broker.rack", "r1")).message,
+            "Cannot update these configs dynamically: Set(broker.rack)"
         );
         assert_eq!(
             err("1", set("log.retention.hours", "1")).code,
