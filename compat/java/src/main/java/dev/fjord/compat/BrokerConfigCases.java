@@ -60,10 +60,23 @@ final class BrokerConfigCases {
      * the controller and its broker applies the metadata a moment later.
      */
     static ConfigEntry settled(Admin admin, ConfigResource res, String key, ConfigSource source) throws Exception {
+        return settled(admin, res, key, source, null);
+    }
+
+    /**
+     * Waits until {@code key} of {@code res} has {@code source} and, unless
+     * null, {@code value}: Kafka reloads a topic's log config a moment after
+     * its synonyms change, so the two settle separately.
+     */
+    static ConfigEntry settled(Admin admin, ConfigResource res, String key, ConfigSource source, String value)
+            throws Exception {
         return Check.eventually(Duration.ofSeconds(15), () -> {
             ConfigEntry e = describe(admin, res, key);
             Check.that(e != null, res + " does not list " + key);
             Check.equal(source, e.source(), "source of " + key + " in " + res);
+            if (value != null) {
+                Check.equal(value, e.value(), "value of " + key + " in " + res);
+            }
             return e;
         });
     }
@@ -84,7 +97,7 @@ final class BrokerConfigCases {
         String key = "log.flush.interval.messages";
         alter(admin, broker, key, "1234");
         try {
-            ConfigEntry e = settled(admin, broker, key, ConfigSource.DYNAMIC_BROKER_CONFIG);
+            ConfigEntry e = settled(admin, broker, key, ConfigSource.DYNAMIC_BROKER_CONFIG, "1234");
             Check.that(e != null, key + " is not described");
             Check.equal("1234", e.value(), "value of " + key);
             Check.equal(ConfigSource.DYNAMIC_BROKER_CONFIG, e.source(), "source of " + key);
@@ -94,7 +107,7 @@ final class BrokerConfigCases {
         } finally {
             alter(admin, broker, key, null);
         }
-        ConfigEntry e = settled(admin, broker, key, ConfigSource.DEFAULT_CONFIG);
+        ConfigEntry e = settled(admin, broker, key, ConfigSource.DEFAULT_CONFIG, "9223372036854775807");
         Check.equal("9223372036854775807", e.value(), "value of " + key + " after the delete");
     }
 
@@ -109,10 +122,12 @@ final class BrokerConfigCases {
                     ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG);
             Check.equal("DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=86400000", synonyms(d),
                     "synonyms in the cluster default");
-            ConfigEntry b = settled(admin, broker, "log.retention.ms", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG);
+            ConfigEntry b = settled(admin, broker, "log.retention.ms", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+                    "86400000");
             Check.equal("86400000", b.value(), "the broker's log.retention.ms");
             Check.equal(ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG, b.source(), "source of the broker's value");
-            ConfigEntry t = settled(admin, topicRes, "retention.ms", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG);
+            ConfigEntry t = settled(admin, topicRes, "retention.ms", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG,
+                    "86400000");
             Check.equal("86400000", t.value(), "the topic's retention.ms follows the default");
             Check.equal(ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG, t.source(), "source of the topic's value");
             Check.that(synonyms(t).startsWith("DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=86400000, "),
@@ -120,7 +135,7 @@ final class BrokerConfigCases {
         } finally {
             alter(admin, CLUSTER_DEFAULT, "log.retention.ms", null);
         }
-        ConfigEntry t = settled(admin, topicRes, "retention.ms", ConfigSource.DEFAULT_CONFIG);
+        ConfigEntry t = settled(admin, topicRes, "retention.ms", ConfigSource.DEFAULT_CONFIG, "604800000");
         Check.equal("604800000", t.value(), "the topic's retention.ms after the delete");
     }
 
