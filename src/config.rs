@@ -215,6 +215,15 @@ impl Config {
                 })
                 .collect(),
         };
+        if advertised_listeners.is_empty() {
+            // Kafka refuses to start the same way; serving on would leave
+            // Metadata with no address to give clients.
+            return Err(invalid(
+                "advertised.listeners",
+                &get("advertised.listeners").unwrap_or_default(),
+                "There must be at least one broker advertised listener. Perhaps all listeners appear in controller.listener.names?",
+            ));
+        }
         // Kafka: log.dirs wins over log.dir; fjord's embedded default is ./fjord-data.
         let dirs_text = set
             .get("log.dirs")
@@ -481,6 +490,16 @@ mod tests {
         assert_eq!(c.log_dirs, vec![PathBuf::from("./fjord-data")]);
         assert!(c.auto_create_topics_enable);
         assert_eq!(c.log.retention_ms, 7 * 24 * 3_600_000);
+    }
+
+    #[test]
+    fn an_empty_advertised_listener_list_is_refused_at_start_up() {
+        for value in ["", "CONTROLLER://127.0.0.1:9093"] {
+            let set = BTreeMap::from([("advertised.listeners".to_string(), value.to_string())]);
+            let err = Config::from_sources(&set).unwrap_err().to_string();
+            assert!(err.contains("advertised.listeners"), "{err}");
+            assert!(err.contains("at least one broker advertised listener"), "{err}");
+        }
     }
 
     #[test]
