@@ -292,15 +292,14 @@ const DELETE: i8 = 1;
 const APPEND: i8 = 2;
 const SUBTRACT: i8 = 3;
 
-async fn incremental_alter(
-    c: &mut Client,
-    version: i16,
+/// IncrementalAlterConfigs of one resource: (key, operation, value) each.
+fn incremental_request(
+    resource_type: i8,
     name: &str,
     ops: &[(&str, i8, Option<&str>)],
-    validate_only: bool,
-) -> i16 {
+) -> IncrementalAlterConfigsRequest {
     let mut res = incremental::AlterConfigsResource::default();
-    res.resource_type = RESOURCE_TOPIC;
+    res.resource_type = resource_type;
     res.resource_name = str_bytes(name);
     res.configs = ops
         .iter()
@@ -314,6 +313,17 @@ async fn incremental_alter(
         .collect();
     let mut req = IncrementalAlterConfigsRequest::default();
     req.resources = vec![res];
+    req
+}
+
+async fn incremental_alter(
+    c: &mut Client,
+    version: i16,
+    name: &str,
+    ops: &[(&str, i8, Option<&str>)],
+    validate_only: bool,
+) -> i16 {
+    let mut req = incremental_request(RESOURCE_TOPIC, name, ops);
     req.validate_only = validate_only;
     let resp = c.call(version, &req).await;
     assert_eq!(resp.throttle_time_ms, 0);
@@ -499,21 +509,7 @@ async fn alter_broker(
     name: &str,
     ops: &[(&str, i8, Option<&str>)],
 ) -> (i16, Option<String>) {
-    let mut res = incremental::AlterConfigsResource::default();
-    res.resource_type = RESOURCE_BROKER;
-    res.resource_name = str_bytes(name);
-    res.configs = ops
-        .iter()
-        .map(|(k, op, v)| {
-            let mut c = incremental::AlterableConfig::default();
-            c.name = str_bytes(k);
-            c.config_operation = *op;
-            c.value = v.map(str_bytes);
-            c
-        })
-        .collect();
-    let mut req = IncrementalAlterConfigsRequest::default();
-    req.resources = vec![res];
+    let req = incremental_request(RESOURCE_BROKER, name, ops);
     let resp = c.call(version, &req).await;
     let r = &resp.responses[0];
     let message = (!no_message(&r.error_message)).then(|| r.error_message.as_ref().map(|m| m.to_string()));

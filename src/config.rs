@@ -72,8 +72,10 @@ pub struct LogDefaults {
     pub message_timestamp_type: String,
     pub flush_messages: i64,
     pub min_insync_replicas: i32,
-    /// Every broker key set in the properties file, the environment or a
-    /// flag: topic configs without a typed field above fall back to these.
+    /// The known broker keys set in the properties file, the environment or
+    /// a flag (DescribeConfigs' STATIC_BROKER_CONFIG; everything else is
+    /// `broker_configs`' default): topic configs without a typed field above
+    /// fall back to these.
     pub static_configs: BTreeMap<String, String>,
 }
 
@@ -95,10 +97,6 @@ pub struct Config {
     pub log_retention_check_interval_ms: u64,
     pub log: LogDefaults,
     pub groups: GroupSettings,
-    /// The known keys set in the properties file, the environment or a
-    /// flag (DescribeConfigs' STATIC_BROKER_CONFIG); everything else is
-    /// `broker_configs`' default.
-    pub static_configs: BTreeMap<String, String>,
 }
 
 /// Keys accepted silently that DescribeConfigs does not list: `cluster.id`
@@ -352,7 +350,7 @@ impl Config {
                 message_timestamp_type: timestamp_type,
                 flush_messages: parse(&get, "log.flush.interval.messages")?,
                 min_insync_replicas: parse(&get, "min.insync.replicas")?,
-                static_configs: static_configs.clone(),
+                static_configs,
             },
             groups: GroupSettings {
                 initial_rebalance_delay_ms: parse(&get, "group.initial.rebalance.delay.ms")?,
@@ -371,7 +369,6 @@ impl Config {
                 )? as u64,
                 offset_metadata_max_bytes: parse(&get, "offset.metadata.max.bytes")?,
             },
-            static_configs,
         })
     }
 

@@ -29,8 +29,7 @@ pub async fn handle(
             .collect();
         let outcome = commit(&ctx.broker, res.resource_type, &name, req.validate_only, |image| {
             let mut changes: BTreeMap<String, Option<String>> = image
-                .configs
-                .get(&(res.resource_type, name.clone()))
+                .resource_config(res.resource_type, &name)
                 .into_iter()
                 .flat_map(|c| c.keys().cloned())
                 .filter(|k| !desired.contains_key(k))

@@ -62,10 +62,11 @@ pub struct Layers<'a> {
 
 impl<'a> Layers<'a> {
     pub fn new(broker: &'a Broker, image: &'a ClusterImage) -> Self {
+        let [per_broker, cluster_default] = image.dynamic_broker_layers(broker.config.node_id);
         Layers {
-            per_broker: image.broker_config(&broker.config.node_id.to_string()),
-            cluster_default: image.broker_config(""),
-            static_configs: &broker.config.static_configs,
+            per_broker,
+            cluster_default,
+            static_configs: &broker.config.log.static_configs,
         }
     }
 

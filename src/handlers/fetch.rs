@@ -42,9 +42,6 @@ const FIRST_CURRENT_LEADER_VERSION: i16 = 16;
 struct Target {
     key: PartitionKey,
     request: PartitionRequest,
-    /// The topic as the response names it: by name before v13, by id after.
-    topic: TopicName,
-    topic_id: Uuid,
     /// The hosted partition, or the error that stops it being read
     /// (Kafka's "erroneous" partitions, answered without a log read).
     partition: Result<Arc<Partition>, ResponseError>,
@@ -67,11 +64,12 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Result<Option<Fe
     };
     let fetch_data = requested_partitions(&req, uses_topic_ids);
     let to_forget = forgotten_partitions(&req, uses_topic_ids);
-    let context = sessions(ctx).new_context(session, &fetch_data, &to_forget, now_ms());
-    let partitions = match &context {
+    let mut context = sessions(ctx).new_context(session, &fetch_data, &to_forget, now_ms());
+    let partitions = match &mut context {
         FetchContext::Error(e) => return Ok(Some(session_error_response(*e))),
         FetchContext::Sessionless | FetchContext::Full => fetch_data,
-        FetchContext::Incremental { partitions, .. } => partitions.clone(),
+        // Only the session id is needed once the partitions are read.
+        FetchContext::Incremental { partitions, .. } => std::mem::take(partitions),
     };
     let targets = resolve_targets(ctx, partitions, uses_topic_ids);
     let results = read_waiting(&req, &targets, session.from_follower).await;
@@ -134,7 +132,7 @@ fn build_response(
     let version = ctx.version();
     let mut resp = FetchResponse::default();
     resp.session_id = session_id;
-    let mut previous: Option<(TopicName, Uuid)> = None;
+    let mut previous: Option<&TopicKey> = None;
     for (i, (target, mut pd)) in targets.iter().zip(results).enumerate() {
         if send.as_ref().is_some_and(|s| !s[i]) {
             continue;
@@ -148,13 +146,16 @@ fn build_response(
             }
             add_leader_endpoint(ctx, &mut resp);
         }
-        let this = (target.topic.clone(), target.topic_id);
-        if previous.as_ref() != Some(&this) {
+        // The topic as the request named it: by name before v13, by id after.
+        let topic = &target.key.topic;
+        if previous != Some(topic) {
             let mut tr = FetchableTopicResponse::default();
-            tr.topic = this.0.clone();
-            tr.topic_id = this.1;
+            match topic {
+                TopicKey::Id(id) => tr.topic_id = *id,
+                TopicKey::Name(name) => tr.topic = TopicName(str_bytes(&**name)),
+            }
             resp.responses.push(tr);
-            previous = Some(this);
+            previous = Some(topic);
         }
         if let Some(tr) = resp.responses.last_mut() {
             tr.partitions.push(pd);
@@ -185,7 +186,7 @@ fn topic_key(uses_topic_ids: bool, name: &TopicName, id: Uuid) -> TopicKey {
     if uses_topic_ids {
         TopicKey::Id(id)
     } else {
-        TopicKey::Name(name.0.to_string())
+        TopicKey::Name(name.0.as_str().into())
     }
 }
 
@@ -251,13 +252,9 @@ fn resolve_target(
     request: PartitionRequest,
     uses_topic_ids: bool,
 ) -> Target {
-    let (topic, topic_id, name) = match &key.topic {
-        TopicKey::Id(id) => (TopicName::default(), *id, image.topic_by_id(id).map(|t| t.name.clone())),
-        TopicKey::Name(name) => (
-            TopicName(str_bytes(name.as_str())),
-            Uuid::nil(),
-            image.topics.get(name.as_str()).map(|t| t.name.clone()),
-        ),
+    let name = match &key.topic {
+        TopicKey::Id(id) => image.topic_by_id(id).map(|t| t.name.as_str()),
+        TopicKey::Name(name) => image.topics.get(&**name).map(|t| t.name.as_str()),
     };
     let partition = match name {
         // v13+: an id this cluster does not know (Kafka's null topic name).
@@ -266,14 +263,12 @@ fn resolve_target(
         Some(name) => ctx
             .broker
             .replicas
-            .get(&name, key.partition)
+            .get(name, key.partition)
             .ok_or(ResponseError::UnknownTopicOrPartition),
     };
     Target {
         key,
         request,
-        topic,
-        topic_id,
         partition,
     }
 }

@@ -43,8 +43,7 @@ pub async fn handle(
             .collect();
         let outcome = commit(broker, res.resource_type, &name, req.validate_only, |image| {
             let current = image
-                .configs
-                .get(&(res.resource_type, name.clone()))
+                .resource_config(res.resource_type, &name)
                 .cloned()
                 .unwrap_or_default();
             let mut changes: BTreeMap<String, Option<String>> = BTreeMap::new();
@@ -139,8 +138,7 @@ fn topic_list_base(
     if let Some(v) = own {
         return Ok(v.clone());
     }
-    let node = broker.config.node_id.to_string();
-    let dynamic = dynamic_defaults(&[image.broker_config(&node), image.broker_config("")]);
+    let dynamic = dynamic_defaults(&image.dynamic_broker_layers(broker.config.node_id));
     Ok(dynamic
         .get(key)
         .cloned()

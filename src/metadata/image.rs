@@ -105,10 +105,22 @@ impl ClusterImage {
             .unwrap_or_default()
     }
 
+    /// The configs stored for one resource: a topic's overrides, or a
+    /// broker's dynamic configs (the cluster-wide defaults: empty name).
+    pub fn resource_config(&self, resource_type: i8, name: &str) -> Option<&BTreeMap<String, String>> {
+        self.configs.get(&(resource_type, name.to_string()))
+    }
+
     /// Dynamic configs of one broker (by node id), or the cluster-wide
     /// defaults (empty name).
     pub fn broker_config(&self, name: &str) -> Option<&BTreeMap<String, String>> {
-        self.configs.get(&(RESOURCE_BROKER, name.to_string()))
+        self.resource_config(RESOURCE_BROKER, name)
+    }
+
+    /// The dynamic broker configs broker `node_id` follows, most specific
+    /// first: its own, then the cluster-wide defaults.
+    pub fn dynamic_broker_layers(&self, node_id: i32) -> [Option<&BTreeMap<String, String>>; 2] {
+        [self.broker_config(&node_id.to_string()), self.broker_config("")]
     }
 
     pub fn topic_by_id(&self, id: &Uuid) -> Option<&TopicImage> {

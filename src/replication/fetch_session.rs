@@ -47,7 +47,8 @@ pub(crate) fn next_epoch(epoch: i32) -> i32 {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum TopicKey {
     Id(Uuid),
-    Name(String),
+    /// Shared by all partitions of the topic: one allocation per topic.
+    Name(std::sync::Arc<str>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -6,7 +6,7 @@ use super::*;
 
 fn key(topic: &str, partition: i32) -> PartitionKey {
     PartitionKey {
-        topic: TopicKey::Name(topic.to_string()),
+        topic: TopicKey::Name(topic.into()),
         partition,
     }
 }

@@ -93,8 +93,7 @@ impl ReplicaManager {
         // Dynamic broker configs apply without a restart, as in Kafka: a
         // topic without its own value follows this broker's dynamic value,
         // then the cluster-wide dynamic default, then the static one.
-        let node = self.node_id.to_string();
-        let broker_level = dynamic_defaults(&[image.broker_config(&node), image.broker_config("")]);
+        let broker_level = dynamic_defaults(&image.dynamic_broker_layers(self.node_id));
         for topic in image.topics.values() {
             let mut overrides = broker_level.clone();
             overrides.extend(image.topic_config(&topic.name));
