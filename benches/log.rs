@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use fjord::log::batch;
 use fjord::log::index::{OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
-use fjord::log::{LogConfig, PartitionLog};
+use fjord::log::{LoadParams, LogConfig, PartitionLog};
 
 use common::{batch_16k, now_ms};
 
@@ -78,7 +78,8 @@ fn bench_append(c: &mut Criterion) {
             let mut done = 0;
             while done < iters {
                 let dir = tempfile::tempdir().expect("tempdir");
-                let mut log = PartitionLog::open(dir.path(), log_config(), now_ms(), true).expect("open log");
+                let mut log =
+                    PartitionLog::open(dir.path(), log_config(), now_ms(), LoadParams::default()).expect("open log");
                 let n = APPENDS_PER_LOG.min(iters - done);
                 let now = now_ms();
                 let start = Instant::now();
@@ -98,7 +99,8 @@ fn bench_append(c: &mut Criterion) {
         bench.iter_batched(
             || {
                 let dir = tempfile::tempdir().expect("tempdir");
-                let log = PartitionLog::open(dir.path(), log_config(), now_ms(), true).expect("open log");
+                let log =
+                    PartitionLog::open(dir.path(), log_config(), now_ms(), LoadParams::default()).expect("open log");
                 (dir, log)
             },
             |(dir, mut log)| {
@@ -163,7 +165,7 @@ fn bench_read(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let now = now_ms();
     let b = batch_16k(now);
-    let mut log = PartitionLog::open(dir.path(), log_config(), now, true).expect("open log");
+    let mut log = PartitionLog::open(dir.path(), log_config(), now, LoadParams::default()).expect("open log");
     let mut records_per_batch = 0;
     for _ in 0..READ_LOG_BATCHES {
         let info = log.append(&b, 0, now).expect("append");

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::metadata_response::{MetadataResponse, MetadataResponseTopic};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, BrokerId, DescribeClusterRequest, InitProducerIdRequest, InitProducerIdResponse,
-    MetadataRequest,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, BrokerId, DescribeClusterRequest, InitProducerIdRequest,
+    InitProducerIdResponse, MetadataRequest,
 };
 use uuid::Uuid;
 
@@ -207,14 +207,23 @@ async fn describe_cluster_every_version() {
 async fn api_versions_every_version() {
     let broker = TestBroker::start().await;
     let ctx = broker.ctx.clone();
+    // Controller APIs are served and advertised on controller listeners only.
     let expected: BTreeSet<(i16, i16, i16)> = fjord::handlers::APIS
         .iter()
+        .filter(|api| !fjord::handlers::controller_only(**api))
         .map(|api| {
             let r = fjord::handlers::supported_versions(*api).expect("APIS are supported");
             (*api as i16, r.min, r.max)
         })
         .collect();
-    assert_eq!(expected.len(), fjord::handlers::APIS.len(), "APIS has no duplicates");
+    assert_eq!(
+        expected.len(),
+        fjord::handlers::APIS
+            .iter()
+            .filter(|api| !fjord::handlers::controller_only(**api))
+            .count(),
+        "APIS has no duplicates"
+    );
     each_version(ApiKey::ApiVersions, move |v| {
         let ctx = ctx.clone();
         let expected = expected.clone();
@@ -239,10 +248,66 @@ async fn api_versions_every_version() {
                 listed_set, expected,
                 "v{v}: exactly fjord's APIS with their supported versions"
             );
+            check_features(v, &resp);
         }
     })
     .await;
     broker.stop().await;
+}
+
+/// ApiVersions v3+ features (KIP-584): exactly the catalogue's supported
+/// ranges (below v4 without those starting at 0, as Kafka: KAFKA-17492),
+/// `metadata.version` finalized at 4.1-IV1 (27) and nothing at level 0,
+/// and the metadata log offset as the epoch. Below v3: none of it.
+fn check_features(v: i16, resp: &ApiVersionsResponse) {
+    if v < 3 {
+        assert!(resp.supported_features.is_empty(), "v{v}: no supported features");
+        assert!(resp.finalized_features.is_empty(), "v{v}: no finalized features");
+        return;
+    }
+    let supported: Vec<(String, i16, i16)> = resp
+        .supported_features
+        .iter()
+        .map(|f| (f.name.to_string(), f.min_version, f.max_version))
+        .collect();
+    let mut want: Vec<(String, i16, i16)> = [
+        ("eligible.leader.replicas.version", 0, 0),
+        ("group.version", 0, 0),
+        ("kraft.version", 0, 0),
+        ("metadata.version", 27, 27),
+        ("share.version", 0, 0),
+        ("transaction.version", 0, 0),
+    ]
+    .into_iter()
+    .filter(|&(_, min, _)| v >= 4 || min != 0)
+    .map(|(n, min, max)| (n.to_string(), min, max))
+    .collect();
+    want.sort();
+    let mut sorted = supported.clone();
+    sorted.sort();
+    assert_eq!(sorted, want, "v{v}: supported features");
+    let finalized: Vec<(String, i16, i16)> = resp
+        .finalized_features
+        .iter()
+        .map(|f| (f.name.to_string(), f.min_version_level, f.max_version_level))
+        .collect();
+    assert_eq!(
+        finalized,
+        vec![("metadata.version".to_string(), 27, 27)],
+        "v{v}: finalized features"
+    );
+    for (name, _, level) in &finalized {
+        let (_, min, max) = supported
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .unwrap_or_else(|| panic!("v{v}: finalized {name} is not supported"));
+        assert!(min <= level && level <= max, "v{v}: {name} finalized outside its range");
+    }
+    assert!(
+        resp.finalized_features_epoch >= 1,
+        "v{v}: finalized epoch {} is a metadata log offset past the activation records",
+        resp.finalized_features_epoch
+    );
 }
 
 async fn init_producer_id_at(c: &mut Client, version: i16) -> InitProducerIdResponse {

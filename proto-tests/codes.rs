@@ -21,9 +21,12 @@ pub const INVALID_REQUEST: i16 = 42;
 pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
 pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
 pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
+pub const STALE_BROKER_EPOCH: i16 = 77;
+pub const INVALID_UPDATE_VERSION: i16 = 95;
 pub const FENCED_LEADER_EPOCH: i16 = 74;
 pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
 pub const UNKNOWN_TOPIC_ID: i16 = 100;
+pub const INCONSISTENT_CLUSTER_ID: i16 = 104;
 pub const FETCH_SESSION_TOPIC_ID_ERROR: i16 = 106;
 
 /// DescribeConfigs config sources.
@@ -46,3 +49,9 @@ pub const GROUP_ID_NOT_FOUND: i16 = 69;
 pub const MEMBER_ID_REQUIRED: i16 = 79;
 pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
 pub const INVALID_RECORD: i16 = 87;
+
+// Reassignments and leader elections.
+pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
+pub const PREFERRED_LEADER_NOT_AVAILABLE: i16 = 80;
+pub const ELECTION_NOT_NEEDED: i16 = 84;
+pub const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;

@@ -4,7 +4,6 @@
 //! typed responses, checking that nothing is left over. Every read is bounded
 //! by a timeout, so a broker that hangs fails a test instead of stalling it.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,12 +23,11 @@ pub const ADVERTISED_PORT: i32 = 29092;
 pub const ADVERTISED_HOST: &str = "127.0.0.1";
 pub const NODE_ID: i32 = 1;
 
-/// A broker serving on an ephemeral port, with its data in a temp dir that
-/// lives as long as it does.
+/// A broker serving on an ephemeral port (`fjord::testing::TestBroker`),
+/// with its data in a temp dir that lives as long as it does.
 pub struct TestBroker {
-    running: Option<fjord::Running>,
+    broker: fjord::testing::TestBroker,
     pub ctx: Ctx,
-    _dir: tempfile::TempDir,
 }
 
 /// What a test needs to reach and check a broker; cheap to clone into the
@@ -49,29 +47,18 @@ impl TestBroker {
     /// Starts a broker with the test defaults plus `extra` overrides.
     pub async fn start_with(extra: &[(&str, &str)]) -> Self {
         init_tracing();
-        let dir = tempfile::tempdir().expect("create temp dir");
-        let mut set = BTreeMap::new();
-        set.insert("listeners".to_string(), "PLAINTEXT://127.0.0.1:0".to_string());
-        set.insert(
-            "advertised.listeners".to_string(),
-            format!("PLAINTEXT://{ADVERTISED_HOST}:{ADVERTISED_PORT}"),
-        );
-        set.insert("log.dirs".to_string(), dir.path().display().to_string());
-        for (k, v) in extra {
-            set.insert(k.to_string(), v.to_string());
-        }
-        let config = fjord::Config::from_sources(&set).expect("valid test config");
-        let running = fjord::start(config).await.expect("broker starts");
+        let advertised = format!("PLAINTEXT://{ADVERTISED_HOST}:{ADVERTISED_PORT}");
+        let mut settings = vec![("advertised.listeners", advertised.as_str())];
+        settings.extend_from_slice(extra);
+        let broker = fjord::testing::TestBroker::start_with(&settings)
+            .await
+            .expect("broker starts");
         let ctx = Ctx {
-            addr: running.addr,
-            cluster_id: running.broker.cluster_id.clone(),
-            log_dir: dir.path().to_path_buf(),
+            addr: broker.addr(),
+            cluster_id: broker.broker().cluster_id.clone(),
+            log_dir: broker.data_dir().to_path_buf(),
         };
-        TestBroker {
-            running: Some(running),
-            ctx,
-            _dir: dir,
-        }
+        TestBroker { broker, ctx }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -83,12 +70,10 @@ impl TestBroker {
     }
 
     /// Stops the broker; a shutdown that hangs fails the test.
-    pub async fn stop(mut self) {
-        if let Some(r) = self.running.take() {
-            tokio::time::timeout(READ_TIMEOUT, r.shutdown())
-                .await
-                .expect("broker shuts down in time");
-        }
+    pub async fn stop(self) {
+        tokio::time::timeout(READ_TIMEOUT, self.broker.stop())
+            .await
+            .expect("broker shuts down in time");
     }
 }
 

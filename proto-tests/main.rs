@@ -9,6 +9,13 @@
 //!
 //! Run with `cargo test --test proto`.
 
+/// The broker binary's allocator, installed here too: `malformed.rs` sends
+/// hostile array counts to the in-process broker, and the protocol crate
+/// reserves what a count asks for before it sees the frame is short. The
+/// library no longer installs an allocator for every program that links it.
+#[global_allocator]
+static ALLOCATOR: fjord::alloc::BrokerAllocator = fjord::alloc::BrokerAllocator;
+
 mod codes;
 mod harness;
 mod ops;
@@ -20,10 +27,12 @@ mod errors;
 mod fetch;
 mod fetch_sessions;
 mod groups;
+mod leaders;
 mod malformed;
 mod offsets;
 mod pipelining;
 mod produce;
+mod quorum;
 mod topics;
 
 use std::collections::BTreeSet;
@@ -65,6 +74,27 @@ const PER_VERSION_TESTS: &[(ApiKey, &str)] = &[
     ),
     (ApiKey::OffsetDelete, "groups::offset_delete_every_version"),
     (ApiKey::DescribeCluster, "cluster::describe_cluster_every_version"),
+    (ApiKey::DescribeQuorum, "quorum::describe_quorum_every_version"),
+    (ApiKey::BrokerRegistration, "quorum::broker_registration_every_version"),
+    (ApiKey::BrokerHeartbeat, "quorum::broker_heartbeat_every_version"),
+    (
+        ApiKey::AllocateProducerIds,
+        "quorum::allocate_producer_ids_every_version",
+    ),
+    (ApiKey::AlterPartition, "quorum::alter_partition_every_version"),
+    (ApiKey::ElectLeaders, "leaders::elect_leaders_every_version"),
+    (
+        ApiKey::AlterPartitionReassignments,
+        "leaders::alter_partition_reassignments_every_version",
+    ),
+    (
+        ApiKey::ListPartitionReassignments,
+        "leaders::list_partition_reassignments_every_version",
+    ),
+    (
+        ApiKey::DescribeTopicPartitions,
+        "leaders::describe_topic_partitions_every_version",
+    ),
 ];
 
 /// An API added to the handler table without a conformance test here

@@ -46,8 +46,16 @@ broker_configs! {
         "Listeners to tell clients, as name://host:port, when they differ from `listeners`.";
     "auto.create.topics.enable", Boolean, Some("true"), false,
         "Create a topic when a client asks for its metadata and it does not exist.";
+    "auto.leader.rebalance.enable", Boolean, Some("true"), false,
+        "The active controller moves leadership back to preferred replicas every leader.imbalance.check.interval.seconds.";
+    "broker.heartbeat.interval.ms", Int, Some("2000"), false,
+        "How often a broker heartbeats to the active controller.";
     "broker.id", Int, Some("-1"), false,
         "The broker's id; in KRaft mode it equals `node.id`.";
+    "broker.rack", String, None, false,
+        "The broker's rack, for rack-aware replica placement.";
+    "broker.session.timeout.ms", Int, Some("9000"), false,
+        "How long the controller waits for a heartbeat before fencing a broker.";
     "compression.gzip.level", Int, Some("-1"), true,
         "Default gzip level of topics.";
     "compression.lz4.level", Int, Some("9"), true,
@@ -62,6 +70,8 @@ broker_configs! {
         "Names of the listeners the metadata quorum uses.";
     "controller.quorum.bootstrap.servers", List, Some(""), false,
         "host:port of quorum voters to contact first.";
+    "controller.quorum.election.timeout.ms", Int, Some("1000"), false,
+        "How long a voter waits for the leader before it starts an election.";
     "controller.quorum.voters", List, Some(""), false,
         "The metadata quorum's voters, as id@host:port.";
     "default.replication.factor", Int, Some("1"), false,
@@ -83,6 +93,8 @@ broker_configs! {
     // its default listener.
     "inter.broker.listener.name", String, Some("PLAINTEXT"), false,
         "The listener brokers use to reach each other.";
+    "leader.imbalance.check.interval.seconds", Long, Some("300"), false,
+        "How often the active controller looks for partitions not led by their preferred replica.";
     "listener.security.protocol.map", String, Some("PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"), true,
         "The security protocol of each listener name.";
     // Kafka has no default listener in KRaft mode; fjord serves one so that
@@ -181,6 +193,20 @@ broker_configs! {
     // unless told otherwise.
     "process.roles", List, Some("broker,controller"), false,
         "What this node is: broker, controller, or both.";
+    "replica.fetch.backoff.ms", Int, Some("1000"), false,
+        "How long a follower waits before fetching again after a fetch error.";
+    "replica.fetch.max.bytes", Int, Some("1048576"), false,
+        "Bytes a follower asks for per partition in one fetch.";
+    "replica.fetch.min.bytes", Int, Some("1"), false,
+        "Bytes a follower's fetch waits for.";
+    "replica.fetch.response.max.bytes", Int, Some("10485760"), false,
+        "Bytes a follower asks for in one fetch over all partitions.";
+    "replica.fetch.wait.max.ms", Int, Some("500"), false,
+        "How long a follower's fetch waits on the leader for new records.";
+    "replica.lag.time.max.ms", Long, Some("30000"), false,
+        "A follower that has not caught up for this long leaves the ISR.";
+    "replica.socket.timeout.ms", Int, Some("30000"), false,
+        "How long a follower waits for a fetch response beyond its wait time.";
     "socket.receive.buffer.bytes", Int, Some("102400"), false,
         "SO_RCVBUF of client sockets; -1 for the OS default.";
     "socket.request.max.bytes", Int, Some("104857600"), false,
@@ -204,11 +230,10 @@ const KAFKA_STATIC_ONLY: &[&str] = &[
     "add.partitions.to.txn.retry.backoff.max.ms", "add.partitions.to.txn.retry.backoff.ms",
     "alter.config.policy.class.name", "alter.log.dirs.replication.quota.window.num",
     "alter.log.dirs.replication.quota.window.size.seconds", "authorizer.class.name",
-    "auto.leader.rebalance.enable", "broker.heartbeat.interval.ms", "broker.rack",
-    "broker.session.timeout.ms", "client.quota.callback.class", "connection.failed.authentication.delay.ms",
+    "client.quota.callback.class", "connection.failed.authentication.delay.ms",
     "connections.max.idle.ms", "connections.max.reauth.ms", "controlled.shutdown.enable",
     "controller.quorum.append.linger.ms", "controller.quorum.election.backoff.max.ms",
-    "controller.quorum.election.timeout.ms", "controller.quorum.fetch.timeout.ms",
+    "controller.quorum.fetch.timeout.ms",
     "controller.quorum.request.timeout.ms", "controller.quorum.retry.backoff.ms",
     "controller.quota.window.num", "controller.quota.window.size.seconds", "controller.socket.timeout.ms",
     "create.topic.policy.class.name", "delegation.token.expiry.check.interval.ms",
@@ -231,7 +256,7 @@ const KAFKA_STATIC_ONLY: &[&str] = &[
     "group.streams.min.heartbeat.interval.ms", "group.streams.min.session.timeout.ms",
     "group.streams.num.standby.replicas", "group.streams.session.timeout.ms",
     "initial.broker.registration.timeout.ms", "kafka.metrics.polling.interval.secs",
-    "kafka.metrics.reporters", "leader.imbalance.check.interval.seconds", "log.cleaner.enable",
+    "kafka.metrics.reporters", "log.cleaner.enable",
     "log.dir.failure.timeout.ms", "log.flush.offset.checkpoint.interval.ms",
     "log.flush.scheduler.interval.ms", "log.flush.start.offset.checkpoint.interval.ms",
     "max.request.partition.size.limit", "metadata.log.max.record.bytes.between.snapshots",
@@ -248,10 +273,9 @@ const KAFKA_STATIC_ONLY: &[&str] = &[
     "remote.log.metadata.manager.class.path", "remote.log.metadata.manager.impl.prefix",
     "remote.log.metadata.manager.listener.name", "remote.log.reader.max.pending.tasks",
     "remote.log.storage.manager.class.name", "remote.log.storage.manager.class.path",
-    "remote.log.storage.manager.impl.prefix", "remote.log.storage.system.enable", "replica.fetch.backoff.ms",
-    "replica.fetch.max.bytes", "replica.fetch.min.bytes", "replica.fetch.response.max.bytes",
-    "replica.fetch.wait.max.ms", "replica.high.watermark.checkpoint.interval.ms", "replica.lag.time.max.ms",
-    "replica.selector.class", "replica.socket.receive.buffer.bytes", "replica.socket.timeout.ms",
+    "remote.log.storage.manager.impl.prefix", "remote.log.storage.system.enable",
+    "replica.high.watermark.checkpoint.interval.ms",
+    "replica.selector.class", "replica.socket.receive.buffer.bytes",
     "replication.quota.window.num", "replication.quota.window.size.seconds", "request.timeout.ms",
     "sasl.client.callback.handler.class", "sasl.login.callback.handler.class", "sasl.login.class",
     "sasl.login.connect.timeout.ms", "sasl.login.read.timeout.ms", "sasl.login.retry.backoff.max.ms",

@@ -52,35 +52,44 @@ fn batch(count: usize, timestamp_ms: i64) -> Bytes {
     buf.freeze()
 }
 
-fn create(broker: &Broker, name: &str, configs: &[(&str, &str)]) {
-    let topic = NewTopic {
-        name,
-        num_partitions: 1,
-        replication_factor: 1,
-        assignments: None,
-        configs: configs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-    };
+async fn create(broker: &Broker, name: &str, configs: &[(&str, &str)]) {
+    let name = name.to_string();
+    let configs: BTreeMap<String, String> = configs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     broker
-        .write_metadata(|image| create_topic(image, &topic, &[1]))
+        .write_metadata(move |image| {
+            let topic = NewTopic {
+                name: &name,
+                num_partitions: 1,
+                replication_factor: 1,
+                assignments: None,
+                configs,
+            };
+            create_topic(image, &topic, 0)
+        })
+        .await
         .unwrap();
 }
 
-fn set_cluster_default(broker: &Broker, key: &str, value: Option<&str>) {
+async fn set_cluster_default(broker: &Broker, key: &str, value: Option<&str>) {
     let changes = BTreeMap::from([(key.to_string(), value.map(str::to_string))]);
-    broker.write_metadata(|_| alter_broker_configs("", &changes)).unwrap();
+    broker
+        .write_metadata(move |_| alter_broker_configs("", &changes))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lowered_cluster_default_retention_deletes_old_segments_live() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::open(config(dir.path())).unwrap();
-    create(&broker, "follows-default", &[]);
-    create(&broker, "keeps-forever", &[("retention.ms", "-1")]);
+    let running = fjord::start(config(dir.path())).await.unwrap();
+    let broker = running.broker.clone();
+    create(&broker, "follows-default", &[]).await;
+    create(&broker, "keeps-forever", &[("retention.ms", "-1")]).await;
     let now = now_ms();
     // Two hours old: inside the static default (7 days).
     for topic in ["follows-default", "keeps-forever"] {
         let p = broker.replicas.get(topic, 0).unwrap();
-        p.append(&batch(5, now - 2 * HOUR_MS), 1, now).unwrap();
+        p.append_as_leader(&batch(5, now - 2 * HOUR_MS), 1, now).unwrap();
     }
     broker.replicas.enforce_retention(now);
     let start = |topic: &str| broker.replicas.get(topic, 0).unwrap().offsets().log_start_offset;
@@ -90,7 +99,7 @@ async fn lowered_cluster_default_retention_deletes_old_segments_live() {
         "7 days of retention keep a 2-hour-old segment"
     );
 
-    set_cluster_default(&broker, "log.retention.ms", Some(&HOUR_MS.to_string()));
+    set_cluster_default(&broker, "log.retention.ms", Some(&HOUR_MS.to_string())).await;
     broker.replicas.enforce_retention(now_ms());
     assert_eq!(
         start("follows-default"),
@@ -104,10 +113,11 @@ async fn lowered_cluster_default_retention_deletes_old_segments_live() {
     );
 
     // Deleting the dynamic default restores the static one for new data.
-    set_cluster_default(&broker, "log.retention.ms", None);
+    set_cluster_default(&broker, "log.retention.ms", None).await;
     let p = broker.replicas.get("follows-default", 0).unwrap();
-    p.append(&batch(1, now - 2 * HOUR_MS), 1, now).unwrap();
+    p.append_as_leader(&batch(1, now - 2 * HOUR_MS), 1, now).unwrap();
     broker.replicas.enforce_retention(now_ms());
     assert_eq!(start("follows-default"), 5, "back to 7 days: the new old batch stays");
-    broker.shutdown();
+    drop(broker);
+    running.shutdown().await;
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use fjord::coordinator::group::state::CommittedOffset;
 use fjord::coordinator::group::OFFSETS_TOPIC;
-use fjord::{Broker, Config};
+use fjord::Config;
 
 fn config(dir: &std::path::Path) -> Config {
     let mut set = BTreeMap::new();
@@ -20,18 +20,22 @@ fn config(dir: &std::path::Path) -> Config {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offsets_survive_restart_and_replay_is_checkpointed() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::open(config(dir.path())).unwrap();
-    broker.ensure_offsets_topic().unwrap();
+    let running = fjord::start(config(dir.path())).await.unwrap();
+    let broker = running.broker.clone();
+    broker.ensure_offsets_topic().await.unwrap();
     // A topic to commit offsets for.
-    let topic = fjord::metadata::controller::NewTopic {
-        name: "events",
-        num_partitions: 100,
-        replication_factor: 1,
-        assignments: None,
-        configs: BTreeMap::new(),
-    };
     broker
-        .write_metadata(|image| fjord::metadata::controller::create_topic(image, &topic, &[1]))
+        .write_metadata(|image| {
+            let topic = fjord::metadata::controller::NewTopic {
+                name: "events",
+                num_partitions: 100,
+                replication_factor: 1,
+                assignments: None,
+                configs: BTreeMap::new(),
+            };
+            fjord::metadata::controller::create_topic(image, &topic, 0)
+        })
+        .await
         .unwrap();
 
     let group = "checkpointed-group";
@@ -60,10 +64,11 @@ async fn offsets_survive_restart_and_replay_is_checkpointed() {
         "replay covers at most one checkpoint interval plus the live state, not all {} records",
         rounds * 100
     );
-    broker.shutdown();
     drop(broker);
+    running.shutdown().await;
 
-    let broker = Broker::open(config(dir.path())).unwrap();
+    let running = fjord::start(config(dir.path())).await.unwrap();
+    let broker = running.broker.clone();
     let fetched = broker
         .groups
         .fetch_offsets(group, Some(vec![("events".to_string(), (0..100).collect())]));
@@ -82,8 +87,9 @@ async fn offsets_survive_restart_and_replay_is_checkpointed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_offsets_and_their_empty_group_are_removed_for_good() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::open(config(dir.path())).unwrap();
-    broker.ensure_offsets_topic().unwrap();
+    let running = fjord::start(config(dir.path())).await.unwrap();
+    let broker = running.broker.clone();
+    broker.ensure_offsets_topic().await.unwrap();
     let retention_ms = broker.groups.config.offsets_retention_ms;
     let now = fjord::broker::now_ms();
     let commit = |group: &str, partition: i32, at_ms: i64| {
@@ -107,7 +113,9 @@ async fn expired_offsets_and_their_empty_group_are_removed_for_good() {
     broker.groups.expire_offsets(now + retention_ms - 1);
     assert_eq!(broker.groups.list().len(), 2);
 
-    broker.groups.expire_offsets(now + retention_ms + 1);
+    // Past the retention by a margin: the group became Empty a moment
+    // after `now` (its state timestamp is when it was created).
+    broker.groups.expire_offsets(now + retention_ms + 1_000);
     let groups: Vec<String> = broker.groups.list().into_iter().map(|g| g.0).collect();
     assert_eq!(
         groups,
@@ -118,9 +126,10 @@ async fn expired_offsets_and_their_empty_group_are_removed_for_good() {
     assert_eq!(mixed.len(), 1, "only the recent commit is left: {mixed:?}");
     assert_eq!(mixed[0].1, 1);
 
-    broker.shutdown();
     drop(broker);
-    let broker = Broker::open(config(dir.path())).unwrap();
+    running.shutdown().await;
+    let running = fjord::start(config(dir.path())).await.unwrap();
+    let broker = running.broker.clone();
     let groups: Vec<String> = broker.groups.list().into_iter().map(|g| g.0).collect();
     assert_eq!(groups, vec!["mixed-group".to_string()]);
     assert!(broker.groups.fetch_offsets("old-group", None).is_empty());

@@ -21,16 +21,21 @@ fn config(dir: &std::path::Path) -> Config {
     Config::from_sources(&set).unwrap()
 }
 
-fn create_topic(broker: &Broker, name: &str, configs: &[(&str, &str)]) {
-    let topic = fjord::metadata::controller::NewTopic {
-        name,
-        num_partitions: 1,
-        replication_factor: 1,
-        assignments: None,
-        configs: configs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-    };
+async fn create_topic(broker: &Broker, name: &str, configs: &[(&str, &str)]) {
+    let name = name.to_string();
+    let configs: BTreeMap<String, String> = configs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     broker
-        .write_metadata(|image| fjord::metadata::controller::create_topic(image, &topic, &[1]))
+        .write_metadata(move |image| {
+            let topic = fjord::metadata::controller::NewTopic {
+                name: &name,
+                num_partitions: 1,
+                replication_factor: 1,
+                assignments: None,
+                configs,
+            };
+            fjord::metadata::controller::create_topic(image, &topic, 0)
+        })
+        .await
         .unwrap();
 }
 
@@ -78,7 +83,13 @@ fn records_in_one_fetch(broker: &Broker, topic: &str, offset: i64) -> usize {
         .replicas
         .get(topic, 0)
         .unwrap()
-        .fetch(offset, 50 << 20, true, None)
+        .fetch(
+            offset,
+            50 << 20,
+            true,
+            fjord::replication::partition::Isolation::HighWatermark,
+            None,
+        )
         .unwrap();
     let Some(plan) = snap.plan else {
         return 0;
@@ -94,13 +105,14 @@ fn records_in_one_fetch(broker: &Broker, topic: &str, offset: i64) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_back_dated_batches_share_one_segment() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::open(config(dir.path())).unwrap();
-    create_topic(&broker, "backfill", &[]);
+    let running = fjord::start(config(dir.path())).await.unwrap();
+    let broker = running.broker.clone();
+    create_topic(&broker, "backfill", &[]).await;
     let partition = broker.replicas.get("backfill", 0).unwrap();
     let month_ago = now_ms() - 30 * DAY_MS;
     for i in 0..500 {
         partition
-            .append(&batch(month_ago + i * 10, format!("v{i}")), 1, now_ms())
+            .append_as_leader(&batch(month_ago + i * 10, format!("v{i}")), 1, now_ms())
             .unwrap();
     }
     assert_eq!(
@@ -112,25 +124,28 @@ async fn five_hundred_back_dated_batches_share_one_segment() {
 
     // After a restart the segment's first timestamp is read back from the
     // file, and more of the backlog still joins the same segment.
-    broker.shutdown();
     drop((partition, broker));
-    let broker = Broker::open(config(dir.path())).unwrap();
+    running.shutdown().await;
+    let running = fjord::start(config(dir.path())).await.unwrap();
+    let broker = running.broker.clone();
     let partition = broker.replicas.get("backfill", 0).unwrap();
     for i in 500..600 {
         partition
-            .append(&batch(month_ago + i * 10, format!("v{i}")), 1, now_ms())
+            .append_as_leader(&batch(month_ago + i * 10, format!("v{i}")), 1, now_ms())
             .unwrap();
     }
     assert_eq!(segment_files(&broker, "backfill"), 1);
     assert_eq!(records_in_one_fetch(&broker, "backfill", 0), 600);
-    broker.shutdown();
+    drop(broker);
+    running.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_time_advancing_past_segment_ms_rolls() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::open(config(dir.path())).unwrap();
-    create_topic(&broker, "advancing", &[("segment.ms", "60000")]);
+    let running = fjord::start(config(dir.path())).await.unwrap();
+    let broker = running.broker.clone();
+    create_topic(&broker, "advancing", &[("segment.ms", "60000")]).await;
     let partition = broker.replicas.get("advancing", 0).unwrap();
     // Back-dated by a month, 10 s of record time apart, produced within
     // moments of wall-clock time: a new segment whenever a batch is more
@@ -138,35 +153,40 @@ async fn record_time_advancing_past_segment_ms_rolls() {
     let month_ago = now_ms() - 30 * DAY_MS;
     for i in 0..28 {
         partition
-            .append(&batch(month_ago + i * 10_000, format!("v{i}")), 1, now_ms())
+            .append_as_leader(&batch(month_ago + i * 10_000, format!("v{i}")), 1, now_ms())
             .unwrap();
     }
     assert_eq!(segment_files(&broker, "advancing"), 4);
     // A read returns one segment's batches, as Kafka's LocalLog.read does.
     assert_eq!(records_in_one_fetch(&broker, "advancing", 0), 7);
     assert_eq!(records_in_one_fetch(&broker, "advancing", 9), 5);
-    broker.shutdown();
+    drop(broker);
+    running.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn current_timestamps_keep_one_segment_and_log_append_time_ignores_client_time() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::open(config(dir.path())).unwrap();
-    create_topic(&broker, "current", &[]);
+    let running = fjord::start(config(dir.path())).await.unwrap();
+    let broker = running.broker.clone();
+    create_topic(&broker, "current", &[]).await;
     create_topic(
         &broker,
         "appendtime",
         &[("message.timestamp.type", "LogAppendTime"), ("segment.ms", "60000")],
-    );
+    )
+    .await;
     for i in 0..200 {
         let p = broker.replicas.get("current", 0).unwrap();
-        p.append(&batch(now_ms(), format!("v{i}")), 1, now_ms()).unwrap();
+        p.append_as_leader(&batch(now_ms(), format!("v{i}")), 1, now_ms())
+            .unwrap();
         // Client timestamps a day apart mean nothing on a LogAppendTime topic.
         let p = broker.replicas.get("appendtime", 0).unwrap();
-        p.append(&batch(now_ms() - i * DAY_MS, format!("v{i}")), 1, now_ms())
+        p.append_as_leader(&batch(now_ms() - i * DAY_MS, format!("v{i}")), 1, now_ms())
             .unwrap();
     }
     assert_eq!(segment_files(&broker, "current"), 1);
     assert_eq!(segment_files(&broker, "appendtime"), 1);
-    broker.shutdown();
+    drop(broker);
+    running.shutdown().await;
 }

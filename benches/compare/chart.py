@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 HEADLINE = {
     "records/s",
     "broker CPU s per GB",
+    "broker CPU s per GB, 3 nodes",
     "end-to-end p99 (µs)",
     "idle RSS (MiB)",
     "process start to first Metadata (ms)",

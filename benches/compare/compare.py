@@ -261,6 +261,19 @@ class Broker:
     def pid(self):
         return self.proc.pid
 
+    @property
+    def bootstrap(self):
+        return f"127.0.0.1:{self.port}"
+
+    def cpu(self):
+        return cpu_seconds(self.pid)
+
+    def kib(self, key):
+        return status_kib(self.pid, key)
+
+    def death(self):
+        return f"{self.name} exited with {self.proc.returncode}; see {self.logfile}"
+
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
@@ -353,7 +366,7 @@ class ClientError(RuntimeError):
 def run_client(broker, label, cmd, timeout_s=CLIENT_TIMEOUT_S):
     """Runs one load generator on CPU 1; returns (stdout, measurements)."""
     logpath = LOGS / f"{broker.name}-{label}.log"
-    before_cpu = cpu_seconds(broker.pid)
+    before_cpu = broker.cpu()
     before_children = resource.getrusage(resource.RUSAGE_CHILDREN)
     before_busy = machine_busy_seconds()
     before_pressure = cpu_pressure_us()
@@ -372,15 +385,14 @@ def run_client(broker, label, cmd, timeout_s=CLIENT_TIMEOUT_S):
     with open(logpath, "w") as f:
         f.write("$ " + " ".join(cmd) + "\n" + stdout + "\n--- stderr ---\n" + stderr)
     if not broker.alive():
-        raise ClientError(f"{broker.name} died during {label} (exit {broker.proc.returncode}); "
-                          f"see {broker.logfile} and {logpath}")
+        raise ClientError(f"died during {label}: {broker.death()}; see also {logpath}")
     m = {
-        "broker_cpu_s": cpu_seconds(broker.pid) - before_cpu,
+        "broker_cpu_s": broker.cpu() - before_cpu,
         "client_cpu_s": (after_children.ru_utime + after_children.ru_stime)
         - (before_children.ru_utime + before_children.ru_stime),
         "wall_s": wall,
-        "broker_rss_mib": status_kib(broker.pid, "VmRSS") / 1024,
-        "broker_hwm_mib": status_kib(broker.pid, "VmHWM") / 1024,
+        "broker_rss_mib": broker.kib("VmRSS") / 1024,
+        "broker_hwm_mib": broker.kib("VmHWM") / 1024,
     }
     if rc != 0:
         last = "\n".join((stderr.strip().splitlines() or ["(no stderr)"])[-5:])
@@ -407,14 +419,15 @@ def java_bench(*args):
 def delete_topics(broker, label, topics):
     """Deletes topics and waits until they are gone, then gives the broker
     DELETE_SETTLE_S to unlink their files (Kafka does that asynchronously)."""
-    out, _ = run_client(broker, f"delete-{label}", java_bench("delete-topics", f"127.0.0.1:{broker.port}", *topics))
+    out, _ = run_client(broker, f"delete-{label}", java_bench("delete-topics", broker.bootstrap, *topics))
     time.sleep(DELETE_SETTLE_S)
     return result_line(out)
 
 
-def create_topics(broker, label, topics):
-    """Creates [(topic, partitions)] and waits until every partition answers."""
-    out, _ = run_client(broker, f"create-{label}", java_bench("create-topics", f"127.0.0.1:{broker.port}",
+def create_topics(broker, label, topics, options=()):
+    """Creates [(topic, partitions)] and waits until every partition answers
+    (options: Bench.java's --replication-factor N, --config K=V)."""
+    out, _ = run_client(broker, f"create-{label}", java_bench("create-topics", broker.bootstrap, *options,
                                                                 *[f"{t}:{p}" for t, p in topics]))
     return result_line(out)
 
@@ -444,7 +457,7 @@ def producer_perf(broker, label, topic, records, size, acks):
 
 
 def franz_perf(broker, label, topic, records, size, acks, backdate_ms=0):
-    cmd = [FRANZ_BENCH, "produce", f"127.0.0.1:{broker.port}", topic, str(records), str(size), acks, "5", "131072"]
+    cmd = [FRANZ_BENCH, "produce", broker.bootstrap, topic, str(records), str(size), acks, "5", "131072"]
     if backdate_ms:
         cmd.append(str(backdate_ms))
     out, m = run_client(broker, label, cmd)
@@ -496,7 +509,7 @@ def produce_load(name, desc, partitions, records, size, acks, tool="java", backd
 
 def consume_load(name, desc, topic):
     def run(broker):
-        out, m = run_client(broker, name, java_bench("consume", f"127.0.0.1:{broker.port}", topic, 240))
+        out, m = run_client(broker, name, java_bench("consume", broker.bootstrap, topic, 240))
         r = result_line(out)
         if r["complete"] != "true":
             raise ClientError(f"consume read {r['records']} of {r['expected']} records before its time limit")
@@ -512,7 +525,7 @@ def consumer_perf_load(name, desc, topic):
     def run(broker):
         records = scaled(BACKLOG_RECORDS)
         cmd = [JAVA] + CLIENT_JVM + ["-cp", KAFKA_LIBS_CP, "org.apache.kafka.tools.ConsumerPerformance",
-                                     "--bootstrap-server", f"127.0.0.1:{broker.port}", "--topic", topic,
+                                     "--bootstrap-server", broker.bootstrap, "--topic", topic,
                                      "--messages", str(records), "--timeout", "60000"]
         out, m = run_client(broker, name, cmd)
         lines = [line for line in out.splitlines() if line.strip()]
@@ -534,7 +547,7 @@ def consumer_perf_load(name, desc, topic):
 
 def e2e_load(name, desc, tool):
     def run(broker):
-        args = [f"127.0.0.1:{broker.port}", name, E2E_RATE, RECORD_1K, E2E_WARMUP_S, E2E_MEASURE_S]
+        args = [broker.bootstrap, name, E2E_RATE, RECORD_1K, E2E_WARMUP_S, E2E_MEASURE_S]
         cmd = java_bench("e2e", *args) if tool == "java" else [FRANZ_BENCH, "e2e"] + [str(a) for a in args]
         out, m = run_client(broker, name, cmd)
         r = result_line(out)
@@ -642,6 +655,197 @@ def run_broker(broker, wanted):
 
 
 # ---------------------------------------------------------------------------
+# replicated loads: three-node clusters of either target
+
+
+CLUSTER_LIB = ROOT / "compat" / "lib"
+CLUSTER_NODES = 3
+REPLICATED_RUNS = int(os.environ.get("BENCH_REPLICATED_RUNS", "1"))
+# Kafka nodes get kafka-server-start.sh's flags, as the single node does
+# (compat/lib/cluster-node.sh's default CLUSTER_JVM_OPTS is a small test JVM).
+CLUSTER_KAFKA_JVM = os.environ.get("BENCH_CLUSTER_JVM_OPTS", " ".join(KAFKA_JVM))
+CLUSTER_START_TIMEOUT_S = os.environ.get("CLUSTER_START_TIMEOUT_S", "300")
+
+
+def proc_alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class Cluster:
+    """A three-node KRaft cluster of one target from compat/lib/cluster-start.sh
+    (the same server.properties for both targets), every node pinned to the
+    broker CPU. Quacks like Broker for run_client: CPU time and RSS are sums
+    over the nodes."""
+
+    def __init__(self, name, run):
+        self.name = name
+        self.run = run
+        self.base = DATA / f"{name}-cluster"
+        self.logfile = LOGS / f"{name}-cluster-{run}-start.log"
+        self.pids = []
+        self.bootstrap = None
+
+    def env(self):
+        env = os.environ.copy()
+        if self.name == "fjord":
+            # fjord reads KAFKA_* variables as configuration (see Fjord.env).
+            env = {k: v for k, v in env.items() if not k.startswith("KAFKA_")}
+        env["CLUSTER_JVM_OPTS"] = CLUSTER_KAFKA_JVM
+        env["CLUSTER_START_TIMEOUT_S"] = CLUSTER_START_TIMEOUT_S
+        env["FJORD_BIN"] = FJORD_BIN
+        return env
+
+    def start(self):
+        """Starts the nodes (taskset is inherited by every node); returns seconds to a cluster
+        whose every node lists every broker."""
+        t0 = time.monotonic()
+        with open(self.logfile, "wb") as out:
+            p = subprocess.run(["taskset", "-c", BROKER_CPU, str(CLUSTER_LIB / "cluster-start.sh"), self.name,
+                                str(self.base), str(CLUSTER_NODES)], stdin=subprocess.DEVNULL, stdout=out,
+                               stderr=subprocess.STDOUT, env=self.env())
+        self.pids = [int((self.base / f"node{i}" / "node.pid").read_text())
+                     for i in range(1, CLUSTER_NODES + 1) if (self.base / f"node{i}" / "node.pid").exists()]
+        if p.returncode != 0 or len(self.pids) != CLUSTER_NODES:
+            raise RuntimeError(f"{self.name} cluster did not start (exit {p.returncode}); see {self.logfile}")
+        self.bootstrap = (self.base / "bootstrap").read_text().strip()
+        return time.monotonic() - t0
+
+    def cpu(self):
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+    def node_cpu(self):
+        return [cpu_seconds(pid) for pid in self.pids]
+
+    def kib(self, key):
+        return sum(status_kib(pid, key) for pid in self.pids)
+
+    def alive(self):
+        return bool(self.pids) and all(proc_alive(pid) for pid in self.pids)
+
+    def death(self):
+        dead = [i + 1 for i, pid in enumerate(self.pids) if not proc_alive(pid)]
+        return (f"{self.name} cluster node(s) {dead} exited; see "
+                f"{LOGS}/{self.name}-cluster-{self.run}-node<id>.log")
+
+    def segments(self, topic):
+        """Segment (.log) files of every replica of topic, all nodes."""
+        dirs = [d for d in self.base.glob(f"node*/log/{topic}-*") if d.is_dir() and d.name[len(topic) + 1:].isdigit()]
+        return sum(1 for d in dirs for _ in d.glob("*.log"))
+
+    def stop(self, delete_data=True):
+        """Stops every node (cluster-stop.sh: SIGTERM, SIGKILL after 30 s), keeps
+        the nodes' logs under target/bench/logs/ and deletes the data."""
+        if (self.base / "cluster.env").exists():
+            subprocess.run([str(CLUSTER_LIB / "cluster-stop.sh"), str(self.base)], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env())
+        for i in range(1, CLUSTER_NODES + 1):
+            node_log = self.base / f"node{i}" / "node.log"
+            if node_log.exists():
+                shutil.copyfile(node_log, LOGS / f"{self.name}-cluster-{self.run}-node{i}.log")
+        self.pids = []
+        if delete_data:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+
+class ReplicatedLoad:
+    """One load against a fresh three-node cluster of each target: a topic of
+    `partitions` partitions, replication factor 3, min.insync.replicas=2,
+    written by the franz-go producer with acks=all (idempotent)."""
+
+    cluster = True
+
+    def __init__(self, name, desc, partitions, records, size, warmup_records):
+        self.name, self.desc, self.partitions, self.records, self.size = name, desc, partitions, scaled(records), size
+        self.warmup_records = scaled(warmup_records)
+
+    def run(self, cluster):
+        topic = self.name
+        warmup = f"{self.name}-warmup"
+        out, _ = run_client(cluster, f"{self.name}-{cluster.run}-create", java_bench(
+            "create-topics", cluster.bootstrap, "--replication-factor", str(CLUSTER_NODES),
+            "--config", "min.insync.replicas=2", f"{topic}:{self.partitions}", f"{warmup}:{self.partitions}"))
+        out_created = out
+        # The same load into a topic of its own first, not reported: brings
+        # the JIT of fresh Kafka nodes to a steady state, as the single-node
+        # warm-up does.
+        w = franz_perf(cluster, f"{self.name}-{cluster.run}-warmup", warmup, self.warmup_records, self.size, "all")
+        log(f"{cluster.name}: warm-up: {w['records_per_s']:,.0f} records/s, broker CPU {w['broker_cpu_s']:.1f} s")
+        os.sync()
+        before_nodes = cluster.node_cpu()
+        m = franz_perf(cluster, f"{self.name}-{cluster.run}", topic, self.records, self.size, "all")
+        after_nodes = cluster.node_cpu()
+        m["node_cpu_s"] = [a - b for a, b in zip(after_nodes, before_nodes)]
+        m["segments"] = cluster.segments(topic)
+        m["leaders"] = re.search(rf"topic={re.escape(topic)} (?:\S+ )*?leaders=(\S+)", out_created).group(1)
+        m["warmup_records_per_s"] = w["records_per_s"]
+        # acks=all waits for the ISR: if a follower fell out of it during the
+        # load, fewer than three copies were waited for.
+        out, _ = run_client(cluster, f"{self.name}-{cluster.run}-isr", java_bench("isr", cluster.bootstrap, topic))
+        after = result_line(out)
+        m["isr_after"] = int(after["isr"])
+        m["replicas"] = int(after["replicas"])
+        return m
+
+
+REPLICATED_LOADS = [
+    ReplicatedLoad("replicated-franz-1k-acksall-p3",
+                   "3 nodes, RF=3, min.insync.replicas=2, 3 partitions; franz-go: 1 KiB, acks=all (idempotent)",
+                   3, 500_000, RECORD_1K, 150_000),
+]
+# BENCH_LOADS=replicated selects every replicated load.
+LOAD_GROUPS = {"replicated": [ld.name for ld in REPLICATED_LOADS]}
+
+
+def run_replicated(order, loads, results, track):
+    """Each replicated load, BENCH_REPLICATED_RUNS times for each target, a
+    fresh cluster each time; the targets alternate their order from one run to
+    the next. Keeps every run and reports the median. track(cluster) is told
+    the cluster about to start (so that a signal handler can stop it)."""
+    for ld in loads:
+        runs = {b: [] for b in order}
+        for run in range(1, REPLICATED_RUNS + 1):
+            for b in (order if run % 2 == 1 else list(reversed(order))):
+                res = results.setdefault(b, {})
+                res.setdefault("loads", {})
+                res.setdefault("errors", {})
+                cluster = Cluster(b, run)
+                track(cluster)
+                try:
+                    log(f"{b}: {ld.name} run {run}/{REPLICATED_RUNS}: {ld.desc}")
+                    start_s = cluster.start()
+                    log(f"{b}: cluster of {CLUSTER_NODES} up after {start_s:.1f} s, bootstrap {cluster.bootstrap}")
+                    m = ld.run(cluster)
+                    m["cluster_start_s"] = start_s
+                    m["broker_cpu_s_per_gb"] = m["broker_cpu_s"] / (m["bytes"] / GB)
+                    m["run"] = run
+                    runs[b].append(m)
+                    summary = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in m.items())
+                    log(f"{b}: {ld.name} run {run}: {summary}")
+                except (RuntimeError, subprocess.CalledProcessError, OSError, KeyError, ValueError,
+                        AttributeError) as e:
+                    log(f"{b}: {ld.name} run {run} FAILED: {e}")
+                    res["errors"][f"{ld.name} run {run}"] = str(e)
+                finally:
+                    cluster.stop()
+                    track(None)
+        for b, ms in runs.items():
+            if not ms:
+                continue
+            res = results[b]
+            med = {}
+            for key, v in ms[0].items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    med[key] = statistics.median(m[key] for m in ms)
+            med["isr_after"] = min(m["isr_after"] for m in ms)
+            med["runs"] = ms
+            res["loads"][ld.name] = med
+
+
+# ---------------------------------------------------------------------------
 # report
 
 # (metric key, label, unit-ish format, higher is better)
@@ -667,6 +871,20 @@ NOISE_METRICS = [
     ("other_cpu_s", "other processes' CPU (s)", "{:.1f}", False),
     ("cpu_pressure_pct", "CPU pressure, some (%)", "{:.0f}", False),
 ]
+# The replicated rows: sums over the three nodes of each cluster.
+REPLICATED_METRICS = [
+    ("records_per_s", "records/s", "{:,.0f}", True),
+    ("mib_per_s", "MiB/s", "{:.1f}", True),
+    ("lat_p50_ms", "produce latency p50 (ms)", "{:.1f}", False),
+    ("lat_p99_ms", "produce latency p99 (ms)", "{:.1f}", False),
+    ("lat_p999_ms", "produce latency p99.9 (ms)", "{:.1f}", False),
+    ("broker_cpu_s", "broker CPU (s), 3 nodes", "{:.1f}", False),
+    ("broker_cpu_s_per_gb", "broker CPU s per GB, 3 nodes", "{:.2f}", False),
+    ("client_cpu_s", "client CPU (s)", "{:.1f}", False),
+    ("broker_hwm_mib", "peak RSS, 3 nodes summed (MiB)", "{:.0f}", False),
+    ("segments", "segment files, all replicas", "{:,.0f}", False),
+    ("isr_after", "replicas in ISR after the load (of 9)", "{:.0f}", True),
+]
 E2E_METRICS = [
     ("e2e_p50_us", "end-to-end p50 (µs)", "{:,.0f}", False),
     ("e2e_p99_us", "end-to-end p99 (µs)", "{:,.0f}", False),
@@ -689,15 +907,19 @@ def rows(results, names):
     def med(r, key):
         return statistics.median(r[key]) if r.get(key) else None
 
-    add("start-up", "process start to first Metadata (ms)",
-        med(f, "startup") and med(f, "startup") * 1000, med(k, "startup") and med(k, "startup") * 1000, "{:,.0f}", False)
-    add("start-up", "idle RSS (MiB)", med(f, "idle_rss_mib"), med(k, "idle_rss_mib"), "{:.1f}", False)
+    if f.get("startup") or k.get("startup"):
+        add("start-up", "process start to first Metadata (ms)",
+            med(f, "startup") and med(f, "startup") * 1000, med(k, "startup") and med(k, "startup") * 1000,
+            "{:,.0f}", False)
+        add("start-up", "idle RSS (MiB)", med(f, "idle_rss_mib"), med(k, "idle_rss_mib"), "{:.1f}", False)
     for name in names:
         if name == "warmup":
             continue
         fm = f.get("loads", {}).get(name)
         km = k.get("loads", {}).get(name)
-        if name.startswith("e2e"):
+        if name.startswith("replicated"):
+            metrics = REPLICATED_METRICS
+        elif name.startswith("e2e"):
             metrics = E2E_METRICS
         elif name.startswith("consume"):
             metrics = CONSUME_METRICS
@@ -710,7 +932,9 @@ def rows(results, names):
             if fv is None and kv is None:
                 continue
             add(name, label, fv, kv, fmt, hib)
-    add("whole run", "broker peak RSS, VmHWM (MiB)", f.get("final_hwm_mib"), k.get("final_hwm_mib"), "{:.0f}", False)
+    if f.get("final_hwm_mib") is not None or k.get("final_hwm_mib") is not None:
+        add("whole run", "broker peak RSS, VmHWM (MiB)", f.get("final_hwm_mib"), k.get("final_hwm_mib"), "{:.0f}",
+            False)
     return out
 
 
@@ -768,6 +992,31 @@ def targets(results):
     return out
 
 
+def replicated_runs_md(results, names):
+    """Every run of each replicated load (the table shows their median)."""
+    out = []
+    for name in names:
+        if not name.startswith("replicated"):
+            continue
+        lines = []
+        for b in ("fjord", "kafka"):
+            for m in results.get(b, {}).get("loads", {}).get(name, {}).get("runs", []):
+                nodes = " / ".join(f"{c:.1f}" for c in m.get("node_cpu_s", []))
+                lines.append(f"| {b} | {m['run']} | {m['records_per_s']:,.0f} | {m['mib_per_s']:.1f} | "
+                             f"{m['lat_p99_ms']:.1f} | {m['broker_cpu_s_per_gb']:.2f} | {nodes} | "
+                             f"{m.get('leaders', '?')} | {m['isr_after']}/{m['replicas']} | "
+                             f"{m.get('other_cpu_s', 0):.1f} | {m.get('cpu_pressure_pct', 0):.0f} | "
+                             f"{m['cluster_start_s']:.1f} |")
+        if lines:
+            out += [f"## {name}: every run", "",
+                    "The results table holds the median of these runs; runs alternate which target goes first.", "",
+                    "| target | run | records/s | MiB/s | produce p99 (ms) | broker CPU s/GB (3 nodes) | "
+                    "CPU s per node (1/2/3) | leaders (p0,p1,…) | ISR after | other CPU (s) | CPU pressure (%) | "
+                    "cluster start (s) |",
+                    "|---|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|", *lines, ""]
+    return out
+
+
 def write_report(results, info, settings, names, elapsed_s, finished=None):
     table = rows(results, names)
     lines = ["| load | metric | fjord | kafka | fjord/kafka |", "|---|---|---:|---:|---:|"]
@@ -776,8 +1025,11 @@ def write_report(results, info, settings, names, elapsed_s, finished=None):
         lines.append(f"| {load} | {label} | {fmt_value(fv, fmt)} | {fmt_value(kv, fmt)} | {fmt_ratio(r)} |")
         csv.append(",".join([load, '"' + label + '"', "" if fv is None else f"{fv:.6g}", "" if kv is None else f"{kv:.6g}",
                              "" if r is None else f"{r:.6g}", "1" if hib else "0"]))
+    # The issue's targets are about the single-node loads: left out of a run of replicated loads only.
+    single = any(r.get("startup") for r in results.values())
+    tgt_list = targets(results) if single else []
     tgt = ["| target | fjord/kafka | met |", "|---|---:|---|"]
-    for label, r, met, _unit in targets(results):
+    for label, r, met, _unit in tgt_list:
         tgt.append(f"| {label} | {fmt_ratio(r)} | {'yes' if met else ('no' if r is not None else 'not measured')} |")
     errors = []
     for b in ("fjord", "kafka"):
@@ -795,11 +1047,12 @@ def write_report(results, info, settings, names, elapsed_s, finished=None):
         "",
         *lines,
         "",
-        "## Targets (issue 5)",
-        "",
-        *tgt,
-        "",
     ]
+    if single:
+        md += ["## Targets (issue 5)", "", *tgt, ""]
+    spread = replicated_runs_md(results, names)
+    if spread:
+        md += spread
     if errors:
         md += ["## Failures", "", *errors, ""]
     md += ["## Machine", ""] + [f"- {k}: {v}" for k, v in info.items()] + ["", "## Settings", ""] + \
@@ -812,8 +1065,12 @@ def write_report(results, info, settings, names, elapsed_s, finished=None):
     for load, label, fv, kv, r, hib, fmt in table:
         print(f"{load:<{width}}  {label:<{mw}}  {fmt_value(fv, fmt):>12}  {fmt_value(kv, fmt):>12}  {fmt_ratio(r):>11}")
     print()
-    for label, r, met, _ in targets(results):
+    for label, r, met, _ in tgt_list:
         print(f"{'MET   ' if met else 'MISSED' if r is not None else 'N/A   '} {label}: {fmt_ratio(r)}")
+    if spread and tgt_list:
+        print()
+    for line in spread:
+        print(line)
     for e in errors:
         print(e)
 
@@ -864,6 +1121,23 @@ def settings_text():
         "Broker CPU: utime+stime of the broker process from /proc/<pid>/stat around the client run (including "
         "the client JVM's start-up, when the broker idles). CPU per GB: divided by record payload bytes / 1e9. "
         "Client CPU: the load generator's own user+system time. RSS: VmRSS/VmHWM of /proc/<pid>/status.",
+        "Replicated loads (" + ", ".join(ld.name for ld in REPLICATED_LOADS) + f"; records: "
+        + "; ".join(f"{ld.records:,}" for ld in REPLICATED_LOADS) + "): for each target a fresh three-node KRaft "
+        "cluster from compat/lib/cluster-start.sh (three combined broker+controller nodes, the same "
+        "server.properties for both targets: compat/lib/common.sh write_node_properties, internal topics RF 3), "
+        "started under `taskset -c 0`, so all three nodes share the broker CPU; Kafka nodes with "
+        f"CLUSTER_JVM_OPTS=`{CLUSTER_KAFKA_JVM}` (kafka-server-start.sh's flags, a 1 GiB heap each). One topic, "
+        "replication factor 3, min.insync.replicas=2, created through Admin (Bench.java create-topics, which "
+        "waits until every partition's ISR holds all three replicas); the franz-go producer (as the franz-go "
+        "rows, linger 5 ms, 128 KiB batches) with acks=all and idempotence (franz-go's default), seeded with "
+        "all three nodes. Before it, a warm-up of " + "; ".join(f"{ld.warmup_records:,}" for ld in REPLICATED_LOADS)
+        + " records into a second topic of the same shape on the same cluster (not reported; JIT). Broker CPU is utime+stime summed over the three node processes around the producer "
+        "run (not around topic creation); CPU per GB divides it by the record payload (once, not per "
+        "replica); peak RSS is the three nodes' VmHWM summed. `replicas in ISR after the load` is the ISR "
+        "(Admin describeTopics) right after the producer finished: 9 means acks=all waited for every replica "
+        f"throughout. The cluster is stopped (cluster-stop.sh) and its data deleted after each run; "
+        f"BENCH_REPLICATED_RUNS={REPLICATED_RUNS} run(s) per target, alternating which target goes first; the "
+        "results table shows the median and a section below it every run.",
     ]
 
 
@@ -871,7 +1145,7 @@ def report_only():
     """Rewrites the report from target/bench/results.json (after editing the
     report code, without measuring again)."""
     saved = json.loads((OUT / "results.json").read_text())
-    names = [ld.name for ld in LOADS]
+    names = [ld.name for ld in LOADS + REPLICATED_LOADS]
     finished = saved.get("finished") or time.strftime(
         "%Y-%m-%d %H:%M:%S %Z", time.localtime((OUT / "results.json").stat().st_mtime))
     write_report(saved["results"], saved["machine"], settings_text(), names, saved.get("elapsed_s", 0), finished)
@@ -883,8 +1157,15 @@ def main():
         return report_only()
     for d in (OUT, LOGS, DATA):
         d.mkdir(parents=True, exist_ok=True)
-    wanted = [x for x in os.environ.get("BENCH_LOADS", "").split(",") if x]
-    names = [ld.name for ld in LOADS if not wanted or ld.name in wanted]
+    wanted = [y for x in os.environ.get("BENCH_LOADS", "").split(",") if x for y in LOAD_GROUPS.get(x, [x])]
+    names = [ld.name for ld in LOADS + REPLICATED_LOADS if not wanted or ld.name in wanted]
+    unknown = [x for x in wanted if x not in names]
+    if unknown:
+        log(f"BENCH_LOADS: unknown load(s) {unknown}; known: {[ld.name for ld in LOADS + REPLICATED_LOADS]}, "
+            f"groups {list(LOAD_GROUPS)}")
+        return 2
+    single = not wanted or any(ld.name in wanted for ld in LOADS)
+    replicated = [ld for ld in REPLICATED_LOADS if not wanted or ld.name in wanted]
     order = [b for b in os.environ.get("BENCH_BROKERS", "kafka,fjord").split(",") if b]
     info = machine()
     log(f"machine: {info}")
@@ -898,9 +1179,13 @@ def main():
             current.stop(delete_data=False)
         sys.exit(128 + signum)
 
+    def track(c):
+        nonlocal current
+        current = c
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    for b in order:
+    for b in order if single else []:
         current = brokers[b]()
         try:
             results[b] = run_broker(current, wanted)
@@ -909,6 +1194,8 @@ def main():
             results[b] = {"errors": {"start": str(e)}}
             current.stop()
         current = None
+    if replicated:
+        run_replicated(order, replicated, results, track)
     elapsed = time.monotonic() - t0
     finished = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     (OUT / "results.json").write_text(json.dumps({"machine": info, "results": results, "elapsed_s": elapsed,

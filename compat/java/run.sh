@@ -6,6 +6,9 @@
 # every case with each, printing RESULT lines on stdout (3.9 cases carry the
 # suffix -3.9). Build output and client logs go to stderr.
 #
+# compat/java/run.sh --classpath: only builds the 4.x line (if stale) and
+# prints its classpath (for compat/cluster, which runs dev.fjord.compat.ClusterTest).
+#
 # Env: COMPAT_TARGET (fjord|kafka, from compat/run), COMPAT_JAVA_ONLY (a regex
 # of case names to run), COMPAT_JAVA_SCALE (percent of the record counts of
 # the round-trip cases, default 100), COMPAT_JAVA_LINES (default "4 3.9").
@@ -70,6 +73,12 @@ line() {
     echo "RESULT jvm$suffix fail java exited with status $status (kafka-clients $version)"
   fi
 }
+
+if [ "$bootstrap" = --classpath ]; then
+  build "$v4"
+  echo "$here/target/kafka-$v4/compat-java.jar:$here/target/kafka-$v4/lib/*"
+  exit 0
+fi
 
 for l in ${COMPAT_JAVA_LINES:-4 3.9}; do
   case "$l" in

@@ -14,15 +14,25 @@ is_alive() {
   [ -n "$state" ] && [ "$state" != "Z" ] && [ "$state" != "X" ]
 }
 
-# port_in_use PORT: true if something accepts connections on 127.0.0.1:PORT.
-port_in_use() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+# host_port PORT|HOST:PORT: a bare port means 127.0.0.1:PORT.
+host_port() {
+  case "$1" in *:*) echo "$1" ;; *) echo "127.0.0.1:$1" ;; esac
 }
 
-# wait_for_broker NAME PID PORT LOG TIMEOUT_S: wait until the process PID
-# answers ApiVersions on 127.0.0.1:PORT. Fails early if PID exits.
+# port_in_use PORT|HOST:PORT: true if something accepts connections there
+# (a bare port is on 127.0.0.1).
+port_in_use() {
+  local a
+  a="$(host_port "$1")"
+  (exec 3<>"/dev/tcp/${a%:*}/${a##*:}") 2>/dev/null
+}
+
+# wait_for_broker NAME PID PORT|HOST:PORT LOG TIMEOUT_S: wait until the
+# process PID answers ApiVersions there (a bare port is on 127.0.0.1).
+# Fails early if PID exits.
 wait_for_broker() {
-  local name="$1" pid="$2" port="$3" log="$4" timeout_s="$5"
+  local name="$1" pid="$2" port log="$4" timeout_s="$5"
+  port="$(host_port "$3")"
   local ping
   ping="$(dirname "${BASH_SOURCE[0]}")/broker-ping.py"
   local deadline=$((SECONDS + timeout_s))
@@ -32,12 +42,12 @@ wait_for_broker() {
       tail -n 30 "$log" >&2
       return 1
     fi
-    if python3 "$ping" "127.0.0.1:$port" 2 2>/dev/null; then
+    if python3 "$ping" "$port" 2 2>/dev/null; then
       return 0
     fi
     sleep 0.5
   done
-  echo "$name: not answering on 127.0.0.1:$port after ${timeout_s}s; last lines of $log:" >&2
+  echo "$name: not answering on $port after ${timeout_s}s; last lines of $log:" >&2
   tail -n 30 "$log" >&2
   return 1
 }
@@ -54,6 +64,7 @@ stop_by_pidfile() {
   if [ -n "$pid" ] && is_alive "$pid" \
       && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$mark"; then
     kill -TERM "$pid" 2>/dev/null || true
+    kill -CONT "$pid" 2>/dev/null || true # a stopped (SIGSTOP) process handles SIGTERM only once continued
     local deadline=$((SECONDS + timeout_s))
     while is_alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do
       sleep 0.2
@@ -73,22 +84,87 @@ stop_by_pidfile() {
 # mode, node.id=1, PLAINTEXT on 127.0.0.1:PORT), so that a difference
 # between fjord and Apache Kafka is never a difference of configuration.
 write_server_properties() {
-  cat >"$1" <<PROPS
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$3
-listeners=PLAINTEXT://127.0.0.1:$2,CONTROLLER://127.0.0.1:$3
-advertised.listeners=PLAINTEXT://127.0.0.1:$2
+  write_node_properties "$1" 1 broker,controller "$2" "$3" "1@127.0.0.1:$3" "$4" 1
+}
+
+# write_node_properties FILE NODE_ID ROLES PORT CONTROLLER_PORT VOTERS LOGDIR INTERNAL_RF:
+# one node of a KRaft cluster, as both targets read it (compat/lib/cluster-*.sh
+# and, for a single node, write_server_properties).
+#   ROLES            broker,controller (combined) or broker (broker-only; it
+#                    has no CONTROLLER listener and CONTROLLER_PORT is ignored)
+#   VOTERS           controller.quorum.voters, e.g. 1@127.0.0.1:C1,2@127.0.0.1:C2
+#   INTERNAL_RF      replication factor of __consumer_offsets and of the
+#                    transaction and share-state logs (1 for a single node,
+#                    3 for a cluster of three or more); their min ISR is 1.
+write_node_properties() {
+  local file="$1" id="$2" roles="$3" port="$4" cport="$5" voters="$6" logdir="$7" rf="$8"
+  local listeners="PLAINTEXT://127.0.0.1:$port"
+  [ "$roles" = broker ] || listeners="$listeners,CONTROLLER://127.0.0.1:$cport"
+  cat >"$file" <<PROPS
+process.roles=$roles
+node.id=$id
+controller.quorum.voters=$voters
+listeners=$listeners
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-log.dirs=$4
+log.dirs=$logdir
 num.partitions=1
 default.replication.factor=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
+offsets.topic.replication.factor=$rf
+transaction.state.log.replication.factor=$rf
 transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+PROPS
+}
+
+# write_fault_node_properties FILE NODE_ID N BASE LOGDIR INTERNAL_RF: one
+# combined node of an N-node cluster (N <= 5) laid out for the fault harness
+# (fault/README.md): node i binds every listener on its own loopback address
+# 127.0.0.i and advertises the fault proxy's addresses, so that every byte
+# between clients and nodes and between nodes goes through the proxy.
+#   real listeners of node i, on 127.0.0.i:
+#     CLIENT      BASE        clients
+#     CONTROLLER  BASE+1      KRaft (votes, metadata fetches, broker heartbeats)
+#     FROMk       BASE+10+k   inter-broker traffic from node k (replica fetches)
+#   the proxy, also on 127.0.0.i, forwards to them:
+#     BASE+20     -> CLIENT       (path c>i, advertised as CLIENT)
+#     BASE+30+k   -> FROMk        (path k>i, advertised as FROMk)
+#     BASE+40+k   -> CONTROLLER   (path k>i, node k's controller.quorum.voters)
+# Node k sets inter.broker.listener.name=FROMk, so it reaches every other
+# broker at the address that broker advertises for FROMk: the proxy knows
+# the source of each connection from the address it was made to.
+write_fault_node_properties() {
+  local file="$1" id="$2" n="$3" base="$4" logdir="$5" rf="$6"
+  local me="127.0.0.$id" k voters="" listeners adv map
+  listeners="CLIENT://$me:$base,CONTROLLER://$me:$((base + 1))"
+  adv="CLIENT://$me:$((base + 20))"
+  map="CLIENT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  for ((k = 1; k <= n; k++)); do
+    listeners="$listeners,FROM$k://$me:$((base + 10 + k))"
+    adv="$adv,FROM$k://$me:$((base + 30 + k))"
+    map="$map,FROM$k:PLAINTEXT"
+    voters="${voters:+$voters,}$k@127.0.0.$k:$((base + 40 + id))"
+  done
+  cat >"$file" <<PROPS
+process.roles=broker,controller
+node.id=$id
+controller.quorum.voters=$voters
+listeners=$listeners
+advertised.listeners=$adv
+listener.security.protocol.map=$map
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=FROM$id
+log.dirs=$logdir
+num.partitions=1
+default.replication.factor=1
+offsets.topic.replication.factor=$rf
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 PROPS

@@ -11,7 +11,8 @@ use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse};
 
 use super::{str_bytes, HandlerError, RequestContext};
 use crate::broker::Broker;
-use crate::metadata::controller::{self, ApiError};
+use crate::error::ApiError;
+use crate::metadata::controller;
 use crate::metadata::records::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::metadata::ClusterImage;
 
@@ -27,9 +28,11 @@ pub async fn handle(
             .iter()
             .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
             .collect();
-        let outcome = commit(&ctx.broker, res.resource_type, &name, req.validate_only, |image| {
+        let resource_type = res.resource_type;
+        let resource = name.clone();
+        let outcome = commit(&ctx.broker, resource_type, &name, req.validate_only, move |image| {
             let mut changes: BTreeMap<String, Option<String>> = image
-                .resource_config(res.resource_type, &name)
+                .resource_config(resource_type, &resource)
                 .into_iter()
                 .flat_map(|c| c.keys().cloned())
                 .filter(|k| !desired.contains_key(k))
@@ -45,7 +48,8 @@ pub async fn handle(
                 changes.insert(k.clone(), Some(v));
             }
             Ok(changes)
-        });
+        })
+        .await;
         let mut r = AlterConfigsResourceResponse::default();
         r.resource_type = res.resource_type;
         r.resource_name = res.resource_name;
@@ -61,16 +65,22 @@ pub async fn handle(
 /// Validates and (unless `validate_only`) commits the config changes that
 /// `changes` computes from the current image, for a topic or for dynamic
 /// broker configs (one broker, or the cluster-wide default: empty name).
-pub fn commit(
+pub async fn commit(
     broker: &Broker,
     resource_type: i8,
     name: &str,
     validate_only: bool,
-    changes: impl FnOnce(&ClusterImage) -> Result<BTreeMap<String, Option<String>>, ApiError>,
+    changes: impl FnOnce(&ClusterImage) -> Result<BTreeMap<String, Option<String>>, ApiError> + Send + 'static,
 ) -> Result<(), ApiError> {
     match resource_type {
         RESOURCE_TOPIC => {}
-        RESOURCE_BROKER => controller::validate_broker_resource(name, broker.config.node_id)?,
+        RESOURCE_BROKER => {
+            // Requests reach the active controller from any broker: a
+            // registered broker id is as good as this node's own.
+            let image = broker.metadata.image();
+            let registered = name.parse::<i32>().ok().filter(|id| image.brokers.contains_key(id));
+            controller::validate_broker_resource(name, registered.unwrap_or(broker.config.node_id))?
+        }
         other => {
             return Err(ApiError::new(
                 ResponseError::InvalidRequest,
@@ -78,18 +88,19 @@ pub fn commit(
             ))
         }
     }
-    let decide = |image: &ClusterImage| {
+    let resource = name.to_string();
+    let decide = move |image: &ClusterImage| {
         let c = changes(image)?;
         if resource_type == RESOURCE_TOPIC {
-            controller::alter_topic_configs(image, name, &c)
+            controller::alter_topic_configs(image, &resource, &c)
         } else {
-            controller::alter_broker_configs(name, &c)
+            controller::alter_broker_configs(&resource, &c)
         }
     };
     if validate_only {
         return decide(&broker.metadata.image()).map(|_| ());
     }
-    broker.write_metadata(decide).map(|_| {
+    broker.write_metadata(decide).await.map(|_| {
         if resource_type == RESOURCE_TOPIC {
             tracing::info!(topic = name, "altered topic configs");
         } else {

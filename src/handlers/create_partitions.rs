@@ -4,6 +4,7 @@ use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicR
 use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
 
 use super::{str_bytes, HandlerError, RequestContext};
+use crate::broker::placement_seed;
 use crate::metadata::controller;
 
 pub async fn handle(
@@ -11,7 +12,6 @@ pub async fn handle(
     req: CreatePartitionsRequest,
 ) -> Result<Option<CreatePartitionsResponse>, HandlerError> {
     let broker = &ctx.broker;
-    let brokers = broker.brokers();
     let mut resp = CreatePartitionsResponse::default();
     for t in req.topics {
         let name = t.name.0.to_string();
@@ -19,13 +19,24 @@ pub async fn handle(
             .assignments
             .as_ref()
             .map(|a| a.iter().map(|a| a.broker_ids.iter().map(|b| b.0).collect()).collect());
-        let assignments = assignments.as_deref();
+        let count = t.count;
         let outcome = if req.validate_only {
-            controller::create_partitions(&broker.metadata.image(), &name, t.count, assignments, &brokers).map(|_| ())
+            controller::create_partitions(
+                &broker.metadata.image(),
+                &name,
+                count,
+                assignments.as_deref(),
+                placement_seed(),
+            )
+            .map(|_| ())
         } else {
+            let topic = name.clone();
             broker
-                .write_metadata(|image| controller::create_partitions(image, &name, t.count, assignments, &brokers))
-                .map(|_| tracing::info!(topic = %name, count = t.count, "created partitions"))
+                .write_metadata(move |image| {
+                    controller::create_partitions(image, &topic, count, assignments.as_deref(), placement_seed())
+                })
+                .await
+                .map(|_| tracing::info!(topic = %name, count, "created partitions"))
         };
         let mut r = CreatePartitionsTopicResult::default();
         r.name = t.name;

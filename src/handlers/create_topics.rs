@@ -9,14 +9,16 @@ use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use super::describe_configs::topic_entries;
 use super::{str_bytes, HandlerError, RequestContext};
-use crate::metadata::controller::{self, ApiError, NewTopic};
+use crate::broker::placement_seed;
+use crate::broker::OwnedNewTopic;
+use crate::error::ApiError;
+use crate::metadata::controller::{self, NewTopic};
 
 pub async fn handle(
     ctx: &RequestContext,
     req: CreateTopicsRequest,
 ) -> Result<Option<CreateTopicsResponse>, HandlerError> {
     let broker = &ctx.broker;
-    let brokers = broker.brokers();
     let mut resp = CreateTopicsResponse::default();
     let mut seen = std::collections::HashSet::new();
     for t in req.topics {
@@ -80,10 +82,18 @@ pub async fn handle(
             continue;
         }
         let outcome = if req.validate_only {
-            controller::create_topic(&broker.metadata.image(), &new_topic, &brokers).map(|_| None)
+            controller::create_topic(&broker.metadata.image(), &new_topic, placement_seed()).map(|_| None)
         } else {
+            let owned = OwnedNewTopic {
+                name: name.clone(),
+                num_partitions: new_topic.num_partitions,
+                replication_factor: new_topic.replication_factor,
+                assignments: new_topic.assignments.clone(),
+                configs: new_topic.configs.clone(),
+            };
             broker
-                .write_metadata(|image| controller::create_topic(image, &new_topic, &brokers))
+                .write_metadata(move |image| controller::create_topic(image, &owned.borrowed(), placement_seed()))
+                .await
                 .map(Some)
         };
         match outcome {

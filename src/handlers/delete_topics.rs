@@ -5,7 +5,8 @@ use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse, TopicName};
 
 use super::{str_bytes, HandlerError, RequestContext};
-use crate::metadata::controller::{self, ApiError};
+use crate::error::ApiError;
+use crate::metadata::controller;
 
 pub async fn handle(
     ctx: &RequestContext,
@@ -41,11 +42,15 @@ pub async fn handle(
                 ResponseError::TopicDeletionDisabled,
                 "Topic deletion is disabled.",
             )),
-            Some(n) => broker
-                .write_metadata(|image| controller::delete_topic(image, &n))
-                .inspect(|_| {
-                    tracing::info!(topic = %n, "deleted topic");
-                }),
+            Some(n) => {
+                let topic = n.clone();
+                broker
+                    .write_metadata(move |image| controller::delete_topic(image, &topic))
+                    .await
+                    .inspect(|_| {
+                        tracing::info!(topic = %n, "deleted topic");
+                    })
+            }
         };
         if let Some(t) = image.topics.get(r.name.as_ref().map_or("", |n| n.0.as_str())) {
             r.topic_id = t.id;

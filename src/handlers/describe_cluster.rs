@@ -16,12 +16,18 @@ pub async fn handle(
         resp.endpoint_type = req.endpoint_type;
     }
     resp.cluster_id = str_bytes(broker.cluster_id.clone());
-    resp.controller_id = BrokerId(broker.config.node_id);
-    let l = broker.config.advertised_for(&ctx.listener);
-    let mut b = DescribeClusterBroker::default();
-    b.broker_id = BrokerId(broker.config.node_id);
-    b.host = str_bytes(l.host.clone());
-    b.port = l.port as i32;
-    resp.brokers = vec![b];
+    let image = broker.metadata.image();
+    resp.controller_id = BrokerId(super::metadata::controller_id(broker, &image));
+    resp.brokers = super::metadata::brokers(&image, &ctx.listener)
+        .into_iter()
+        .map(|m| {
+            let mut b = DescribeClusterBroker::default();
+            b.broker_id = m.node_id;
+            b.host = m.host;
+            b.port = m.port;
+            b.rack = m.rack;
+            b
+        })
+        .collect();
     Ok(Some(resp))
 }

@@ -16,9 +16,9 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use super::{str_bytes, HandlerError, RequestContext};
 use crate::broker::Broker;
 use crate::broker_configs::{self, ConfigType, BROKER_CONFIGS};
-use crate::log::config::{default_value, Kind, TopicConfigDef, TOPIC_CONFIGS};
 use crate::metadata::records::{RESOURCE_BROKER, RESOURCE_TOPIC};
 use crate::metadata::ClusterImage;
+use crate::topic_configs::{default_value, Kind, TopicConfigDef, TOPIC_CONFIGS};
 
 /// Kafka's DescribeConfigsResponse.ConfigSource ids.
 pub const SOURCE_TOPIC: i8 = 1;

@@ -15,6 +15,12 @@ pub async fn handle(
     let mut resp = DescribeGroupsResponse::default();
     for group_id in req.groups {
         let mut d = DescribedGroup::default();
+        if let Some(e) = ctx.broker.groups.coordinator_error(group_id.0.as_str()) {
+            d.error_code = e.code();
+            d.group_id = group_id;
+            resp.groups.push(d);
+            continue;
+        }
         match ctx.broker.groups.describe(group_id.0.as_str()) {
             None => {
                 d.group_state = str_bytes("Dead");

@@ -9,7 +9,8 @@ use crate::replication::partition::PartitionError;
 
 pub fn log_error(e: &LogError) -> ResponseError {
     match e {
-        LogError::Io(_) => ResponseError::KafkaStorageError,
+        LogError::Io(_) | LogError::CorruptCheckpoint { .. } => ResponseError::KafkaStorageError,
+        LogError::UnexpectedAppendOffset { .. } => ResponseError::UnknownServerError,
         LogError::Batch(BatchError::Crc { .. }) | LogError::Batch(BatchError::Truncated) | LogError::Corrupt(_) => {
             ResponseError::CorruptMessage
         }
@@ -28,6 +29,9 @@ pub fn partition_error(e: &PartitionError) -> ResponseError {
     match e {
         PartitionError::Log(l) => log_error(l),
         PartitionError::NotEnoughReplicas { .. } => ResponseError::NotEnoughReplicas,
+        PartitionError::NotEnoughReplicasAfterAppend { .. } => ResponseError::NotEnoughReplicasAfterAppend,
+        PartitionError::NotLeader => ResponseError::NotLeaderOrFollower,
+        PartitionError::Timeout => ResponseError::RequestTimedOut,
     }
 }
 

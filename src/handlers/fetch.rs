@@ -11,21 +11,20 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchPartition;
-use kafka_protocol::messages::fetch_response::{
-    EpochEndOffset, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
-};
+use kafka_protocol::messages::fetch_response::{EpochEndOffset, FetchableTopicResponse, NodeEndpoint, PartitionData};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::errors::{check_current_leader_epoch, log_error};
 use super::{str_bytes, HandlerError, RequestContext};
-use crate::broker::now_ms;
+use crate::clock::now_ms;
 use crate::metadata::ClusterImage;
 use crate::replication::fetch_session::{
     FetchContext, FetchSessionCache, PartitionKey, PartitionOutcome, PartitionRequest, SessionError, SessionRequest,
     TopicKey, INVALID_SESSION_ID,
 };
+use crate::replication::partition::Isolation;
 use crate::replication::Partition;
 
 /// Upper bound on how long a fetch may be parked, whatever the client asks.
@@ -72,7 +71,13 @@ pub async fn handle(ctx: &RequestContext, req: FetchRequest) -> Result<Option<Fe
         FetchContext::Incremental { partitions, .. } => std::mem::take(partitions),
     };
     let targets = resolve_targets(ctx, partitions, uses_topic_ids);
-    let results = read_waiting(&req, &targets, session.from_follower).await;
+    if session.from_follower {
+        record_follower_fetch(ctx, replica_id, &targets);
+    }
+    let results = read_waiting(&req, &targets, session.from_follower.then_some(replica_id)).await;
+    if !session.from_follower {
+        record_bytes_out(ctx, &targets, &results);
+    }
 
     match finish_session(ctx, context, session, &targets, &results) {
         Ok((session_id, send)) => Ok(Some(build_response(ctx, session_id, send, &targets, results))),
@@ -130,6 +135,7 @@ fn build_response(
     results: Vec<PartitionData>,
 ) -> FetchResponse {
     let version = ctx.version();
+    let image = ctx.broker.metadata.image();
     let mut resp = FetchResponse::default();
     resp.session_id = session_id;
     let mut previous: Option<&TopicKey> = None;
@@ -141,10 +147,15 @@ fn build_response(
             .iter()
             .any(|e| e.code() == pd.error_code);
         if version >= FIRST_CURRENT_LEADER_VERSION && names_leader {
-            if let Ok(p) = &target.partition {
-                pd.current_leader = current_leader(ctx, p.leader_epoch());
+            let leader = match &target.partition {
+                Ok(p) => Some((ctx.broker.config.node_id, p.leader_epoch())),
+                Err(_) => leader_in_image(&image, &target.key),
+            };
+            if let Some((leader_id, leader_epoch)) = leader {
+                pd.current_leader.leader_id = BrokerId(leader_id);
+                pd.current_leader.leader_epoch = leader_epoch;
+                add_leader_endpoint(ctx, &image, leader_id, &mut resp);
             }
-            add_leader_endpoint(ctx, &mut resp);
         }
         // The topic as the request named it: by name before v13, by id after.
         let topic = &target.key.topic;
@@ -162,6 +173,20 @@ fn build_response(
         }
     }
     resp
+}
+
+/// Kafka's BytesOutPerSec (and records out) per topic, for consumers.
+fn record_bytes_out(ctx: &RequestContext, targets: &[Target], results: &[PartitionData]) {
+    for (target, pd) in targets.iter().zip(results) {
+        if let (Ok(part), Some(records)) = (&target.partition, &pd.records) {
+            if !records.is_empty() {
+                let count = crate::metrics::count_records(records);
+                ctx.broker
+                    .metrics
+                    .record_fetch(&part.topic, records.len() as u64, count);
+            }
+        }
+    }
 }
 
 fn sessions(ctx: &RequestContext) -> MutexGuard<'_, FetchSessionCache> {
@@ -260,11 +285,7 @@ fn resolve_target(
         // v13+: an id this cluster does not know (Kafka's null topic name).
         None if uses_topic_ids => Err(ResponseError::UnknownTopicId),
         None => Err(ResponseError::UnknownTopicOrPartition),
-        Some(name) => ctx
-            .broker
-            .replicas
-            .get(name, key.partition)
-            .ok_or(ResponseError::UnknownTopicOrPartition),
+        Some(name) => ctx.broker.leader_partition(image, name, key.partition),
     };
     Target {
         key,
@@ -273,8 +294,25 @@ fn resolve_target(
     }
 }
 
-/// Reads the targets, waiting up to `max_wait_ms` for `min_bytes`.
-async fn read_waiting(req: &FetchRequest, targets: &[Target], from_follower: bool) -> Vec<PartitionData> {
+/// A follower's fetch offset is its log end (Kafka's
+/// updateFollowerFetchState, before the fetch may wait): the leader's high
+/// watermark may move, and a follower that caught up joins the ISR.
+fn record_follower_fetch(ctx: &RequestContext, replica_id: i32, targets: &[Target]) {
+    let now = now_ms();
+    for t in targets {
+        let Ok(part) = &t.partition else { continue };
+        if check_current_leader_epoch(t.request.current_leader_epoch, part.leader_epoch()).is_err() {
+            continue;
+        }
+        if let Ok(Some(proposal)) = part.record_follower_fetch(replica_id, t.request.fetch_offset, now) {
+            crate::cluster::isr::propose(&ctx.broker, part.clone(), proposal);
+        }
+    }
+}
+
+/// Reads the targets, waiting up to `max_wait_ms` for `min_bytes`;
+/// `follower` is the replica id of a follower's fetch.
+async fn read_waiting(req: &FetchRequest, targets: &[Target], follower: Option<i32>) -> Vec<PartitionData> {
     let read_committed = req.isolation_level == 1;
     let readable = targets.iter().any(|t| t.partition.is_ok());
     // Kafka answers at once when there is nothing to wait for.
@@ -287,14 +325,13 @@ async fn read_waiting(req: &FetchRequest, targets: &[Target], from_follower: boo
     let waiter = Arc::new(Notify::new());
     let results = loop {
         let may_wait = tokio::time::Instant::now() < deadline;
-        let (results, bytes, errors) =
-            read_once(req, targets, read_committed, from_follower, may_wait.then_some(&waiter));
+        let (results, bytes, errors) = read_once(req, targets, read_committed, follower, may_wait.then_some(&waiter));
         if !may_wait || errors || bytes >= req.min_bytes.max(0) as usize {
             break results;
         }
         if tokio::time::timeout_at(deadline, waiter.notified()).await.is_err() {
             // Timed out: answer with whatever is there now.
-            break read_once(req, targets, read_committed, from_follower, None).0;
+            break read_once(req, targets, read_committed, follower, None).0;
         }
     };
     for t in targets {
@@ -311,7 +348,7 @@ fn read_once(
     req: &FetchRequest,
     targets: &[Target],
     read_committed: bool,
-    from_follower: bool,
+    follower: Option<i32>,
     waiter: Option<&Arc<Notify>>,
 ) -> (Vec<PartitionData>, usize, bool) {
     let mut remaining = req.max_bytes.max(0) as usize;
@@ -337,7 +374,7 @@ fn read_once(
                     request: &t.request,
                     limit,
                     min_one,
-                    from_follower,
+                    follower,
                 };
                 if read_partition(part, &read, waiter, &mut pd) {
                     errors = true;
@@ -358,7 +395,8 @@ struct Read<'a> {
     request: &'a PartitionRequest,
     limit: usize,
     min_one: bool,
-    from_follower: bool,
+    /// The replica id of a follower's fetch.
+    follower: Option<i32>,
 }
 
 /// Reads one hosted partition into `pd`; true when the read failed.
@@ -369,7 +407,7 @@ fn read_partition(
     pd: &mut PartitionData,
 ) -> bool {
     let request = read.request;
-    if let Err(e) = check_read(part, request, read.from_follower) {
+    if let Err(e) = check_read(part, request, read.follower) {
         // Kafka's createLogReadResult(e): no offsets with these errors.
         pd.error_code = e.code();
         pd.high_watermark = -1;
@@ -397,7 +435,12 @@ fn read_partition(
             Ok(None) => {}
         }
     }
-    match part.fetch(request.fetch_offset, read.limit, read.min_one, waiter) {
+    // Followers read everything written; consumers what is committed.
+    let isolation = match read.follower {
+        Some(_) => Isolation::LogEnd,
+        None => Isolation::HighWatermark,
+    };
+    match part.fetch(request.fetch_offset, read.limit, read.min_one, isolation, waiter) {
         Ok(snap) => {
             pd.high_watermark = snap.high_watermark;
             pd.last_stable_offset = snap.high_watermark;
@@ -427,16 +470,17 @@ fn read_partition(
 
 /// What stops a partition being read at all: a `current_leader_epoch`
 /// other than the leader's, or a replica id (>= 0) that is not one of the
-/// partition's followers, which on a single node is any replica id (Kafka's
-/// `followerReplicaOrThrow`).
-fn check_read(part: &Partition, request: &PartitionRequest, from_follower: bool) -> Result<(), ResponseError> {
+/// partition's replicas (Kafka's `followerReplicaOrThrow`).
+fn check_read(part: &Partition, request: &PartitionRequest, follower: Option<i32>) -> Result<(), ResponseError> {
     check_current_leader_epoch(request.current_leader_epoch, part.leader_epoch())?;
-    if from_follower {
-        return Err(if request.current_leader_epoch != -1 {
-            ResponseError::UnknownLeaderEpoch
-        } else {
-            ResponseError::NotLeaderOrFollower
-        });
+    if let Some(id) = follower {
+        if !part.has_follower(id) {
+            return Err(if request.current_leader_epoch != -1 {
+                ResponseError::UnknownLeaderEpoch
+            } else {
+                ResponseError::NotLeaderOrFollower
+            });
+        }
     }
     Ok(())
 }
@@ -458,19 +502,36 @@ fn diverging_epoch(part: &Partition, request: &PartitionRequest) -> Result<Optio
     Ok(None)
 }
 
-/// KIP-951: with NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, v16+ names the leader (this node) and
-/// its endpoint so the client need not refresh metadata first.
-fn add_leader_endpoint(ctx: &RequestContext, resp: &mut FetchResponse) {
-    let node_id = BrokerId(ctx.broker.config.node_id);
+/// KIP-951: with NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, v16+ names the leader and
+/// its endpoint on the client's listener so the client need not refresh metadata first.
+fn add_leader_endpoint(ctx: &RequestContext, image: &ClusterImage, leader_id: i32, resp: &mut FetchResponse) {
+    let node_id = BrokerId(leader_id);
     if resp.node_endpoints.iter().any(|n| n.node_id == node_id) {
         return;
     }
-    let listener = ctx.broker.config.advertised_for(&ctx.listener);
+    let Some(registered) = image.broker_endpoint(leader_id, &ctx.listener) else {
+        return;
+    };
     let mut endpoint = NodeEndpoint::default();
     endpoint.node_id = node_id;
-    endpoint.host = str_bytes(listener.host.clone());
-    endpoint.port = i32::from(listener.port);
+    endpoint.host = str_bytes(registered.host.clone());
+    endpoint.port = registered.port;
+    endpoint.rack = image
+        .brokers
+        .get(&leader_id)
+        .and_then(|b| b.rack.clone())
+        .map(str_bytes);
     resp.node_endpoints.push(endpoint);
+}
+
+/// The leader and leader epoch the image names for a partition.
+fn leader_in_image(image: &ClusterImage, key: &PartitionKey) -> Option<(i32, i32)> {
+    let topic = match &key.topic {
+        TopicKey::Id(id) => image.topic_by_id(id),
+        TopicKey::Name(name) => image.topics.get(&**name),
+    }?;
+    let p = topic.partitions.get(&key.partition)?;
+    (p.leader >= 0).then_some((p.leader, p.leader_epoch))
 }
 
 fn outcome_of(pd: &PartitionData) -> PartitionOutcome {
@@ -480,12 +541,4 @@ fn outcome_of(pd: &PartitionData) -> PartitionOutcome {
         log_start_offset: pd.log_start_offset,
         error: pd.error_code != 0,
     }
-}
-
-/// The leader and epoch a v16+ NOT_LEADER / FENCED answer carries.
-fn current_leader(ctx: &RequestContext, leader_epoch: i32) -> LeaderIdAndEpoch {
-    let mut leader = LeaderIdAndEpoch::default();
-    leader.leader_id = BrokerId(ctx.broker.config.node_id);
-    leader.leader_epoch = leader_epoch;
-    leader
 }

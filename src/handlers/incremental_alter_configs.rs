@@ -12,10 +12,10 @@ use super::alter_configs::commit;
 use super::{str_bytes, HandlerError, RequestContext};
 use crate::broker::Broker;
 use crate::broker_configs::{self, ConfigType};
-use crate::log::config::{default_value, definition, dynamic_defaults, list_items, Kind};
-use crate::metadata::controller::ApiError;
+use crate::error::ApiError;
 use crate::metadata::records::RESOURCE_BROKER;
 use crate::metadata::ClusterImage;
+use crate::topic_configs::{default_value, definition, dynamic_defaults, list_items, Kind};
 
 const SET: i8 = 0;
 const DELETE: i8 = 1;
@@ -41,9 +41,12 @@ pub async fn handle(
                 )
             })
             .collect();
-        let outcome = commit(broker, res.resource_type, &name, req.validate_only, |image| {
+        let resource_type = res.resource_type;
+        let resource = name.clone();
+        let b = ctx.broker.clone();
+        let outcome = commit(broker, resource_type, &name, req.validate_only, move |image| {
             let current = image
-                .resource_config(res.resource_type, &name)
+                .resource_config(resource_type, &resource)
                 .cloned()
                 .unwrap_or_default();
             let mut changes: BTreeMap<String, Option<String>> = BTreeMap::new();
@@ -64,10 +67,10 @@ pub async fn handle(
                     DELETE => None,
                     APPEND | SUBTRACT => {
                         let own = current.get(key);
-                        let base = if res.resource_type == RESOURCE_BROKER {
+                        let base = if resource_type == RESOURCE_BROKER {
                             broker_list_base(key, *op, own)?
                         } else {
-                            topic_list_base(broker, image, key, *op, own)?
+                            topic_list_base(&b, image, key, *op, own)?
                         };
                         let mut items: Vec<String> = list_items(&base).map(str::to_string).collect();
                         let given: Vec<String> = value
@@ -97,7 +100,8 @@ pub async fn handle(
                 changes.insert(key.clone(), change);
             }
             Ok(changes)
-        });
+        })
+        .await;
         let mut r = AlterConfigsResourceResponse::default();
         r.resource_type = res.resource_type;
         r.resource_name = res.resource_name;

@@ -25,7 +25,7 @@ pub async fn handle(
     }
     // Like Kafka's coordinator, a producer without a transactional id always
     // gets a fresh id, even when it names its current one.
-    match ctx.broker.next_producer_id() {
+    match ctx.broker.next_producer_id().await {
         Ok(id) => {
             resp.producer_id = ProducerId(id);
             resp.producer_epoch = 0;

@@ -9,11 +9,11 @@ use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
-use uuid::Uuid;
 
 use super::{str_bytes, HandlerError, RequestContext};
 use crate::broker::Broker;
-use crate::metadata::controller::{self, NewTopic};
+use crate::broker::OwnedNewTopic;
+use crate::metadata::controller;
 use crate::metadata::{ClusterImage, TopicImage};
 
 /// Kafka's internal topics, reported with `is_internal`.
@@ -25,9 +25,9 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> Result<Option
     let broker = &ctx.broker;
     let mut image = broker.metadata.image();
     let mut resp = MetadataResponse::default();
-    resp.brokers = brokers(broker, &ctx.listener);
+    resp.brokers = brokers(&image, &ctx.listener);
     resp.cluster_id = Some(str_bytes(broker.cluster_id.clone()));
-    resp.controller_id = BrokerId(broker.config.node_id);
+    resp.controller_id = BrokerId(controller_id(broker, &image));
 
     // In v0 an empty topic list means all topics (Kafka's MetadataRequest.isAllTopics).
     let Some(requested) = req.topics.filter(|t| !(t.is_empty() && ctx.version() == 0)) else {
@@ -45,7 +45,7 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> Result<Option
             if image.topics.contains_key(&name) || errors.contains_key(&name) {
                 continue;
             }
-            match auto_create(broker, &name) {
+            match auto_create(broker, &name).await {
                 Ok(next) => image = next,
                 Err(code) => {
                     errors.insert(name, code);
@@ -81,36 +81,51 @@ pub async fn handle(ctx: &RequestContext, req: MetadataRequest) -> Result<Option
     Ok(Some(resp))
 }
 
-fn auto_create(broker: &Broker, name: &str) -> Result<std::sync::Arc<ClusterImage>, ResponseError> {
-    let brokers = broker.brokers();
-    let rf = broker.config.default_replication_factor.min(brokers.len() as i16);
-    let topic = NewTopic {
-        name,
+async fn auto_create(broker: &Broker, name: &str) -> Result<std::sync::Arc<ClusterImage>, ResponseError> {
+    let live = broker.metadata.image().live_brokers().len();
+    let rf = broker.config.default_replication_factor.min(live as i16);
+    let topic = OwnedNewTopic {
+        name: name.to_string(),
         num_partitions: broker.config.num_partitions,
         replication_factor: rf,
         assignments: None,
         configs: BTreeMap::new(),
     };
-    broker
-        .write_metadata(|image| {
-            if image.topics.contains_key(name) {
-                return Ok(Vec::new());
-            }
-            controller::create_topic(image, &topic, &brokers)
-        })
-        .inspect(|_| {
-            tracing::info!(topic = name, partitions = topic.num_partitions, "auto-created topic");
-        })
-        .map_err(|e| e.code)
+    let partitions = topic.num_partitions;
+    broker.create_topic_via_controller(topic).await.map_err(|e| e.code)?;
+    tracing::info!(topic = name, partitions, "auto-created topic");
+    Ok(broker.metadata.image())
 }
 
-pub fn brokers(broker: &Broker, listener: &str) -> Vec<MetadataResponseBroker> {
-    let l = broker.config.advertised_for(listener);
-    let mut b = MetadataResponseBroker::default();
-    b.node_id = BrokerId(broker.config.node_id);
-    b.host = str_bytes(l.host.clone());
-    b.port = l.port as i32;
-    vec![b]
+/// The live (registered, unfenced) brokers with an endpoint on `listener`,
+/// as Kafka answers each client with the listener it connected through.
+pub fn brokers(image: &ClusterImage, listener: &str) -> Vec<MetadataResponseBroker> {
+    image
+        .brokers
+        .values()
+        .filter(|b| !b.fenced)
+        .filter_map(|b| {
+            let e = b.listeners.iter().find(|e| e.name == listener)?;
+            let mut r = MetadataResponseBroker::default();
+            r.node_id = BrokerId(b.id);
+            r.host = str_bytes(e.host.clone());
+            r.port = e.port;
+            r.rack = b.rack.clone().map(str_bytes);
+            Some(r)
+        })
+        .collect()
+}
+
+/// The controller id clients are told: in KRaft mode Kafka names a live
+/// broker (clients cannot reach controllers); fjord names the active
+/// controller when it is also a broker, as it is in combined mode.
+pub fn controller_id(broker: &Broker, image: &ClusterImage) -> i32 {
+    let live = |id: &i32| image.brokers.get(id).is_some_and(|b| !b.fenced);
+    broker
+        .active_controller()
+        .filter(live)
+        .or_else(|| image.brokers.values().find(|b| !b.fenced).map(|b| b.id))
+        .unwrap_or(-1)
 }
 
 fn topic_response(topic: &TopicImage) -> MetadataResponseTopic {
@@ -124,6 +139,11 @@ fn topic_response(topic: &TopicImage) -> MetadataResponseTopic {
         .map(|(&index, p)| {
             let mut mp = MetadataResponsePartition::default();
             mp.partition_index = index;
+            // Kafka's KRaftMetadataCache: a partition without a leader
+            // (its only in-sync replica is fenced) is LEADER_NOT_AVAILABLE.
+            if p.leader == controller::NO_LEADER {
+                mp.error_code = ResponseError::LeaderNotAvailable.code();
+            }
             mp.leader_id = BrokerId(p.leader);
             mp.leader_epoch = p.leader_epoch;
             mp.replica_nodes = p.replicas.iter().map(|&r| BrokerId(r)).collect();
@@ -134,11 +154,34 @@ fn topic_response(topic: &TopicImage) -> MetadataResponseTopic {
     r
 }
 
-/// Resolves a topic named by name or (newer versions) id.
-pub fn resolve<'a>(image: &'a ClusterImage, name: &str, id: &Uuid) -> Option<&'a TopicImage> {
-    if !name.is_empty() {
-        image.topics.get(name)
-    } else {
-        image.topic_by_id(id)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::PartitionImage;
+
+    #[test]
+    fn a_partition_without_a_leader_is_leader_not_available() {
+        let partition = |leader: i32| PartitionImage {
+            replicas: vec![2],
+            isr: vec![2],
+            leader,
+            leader_epoch: 3,
+            partition_epoch: 4,
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
+        };
+        let topic = TopicImage {
+            name: "t".into(),
+            id: uuid::Uuid::new_v4(),
+            partitions: BTreeMap::from([(0, partition(2)), (1, partition(controller::NO_LEADER))]),
+        };
+        let r = topic_response(&topic);
+        assert_eq!(r.error_code, 0, "the topic itself is fine");
+        let led: Vec<_> = r
+            .partitions
+            .iter()
+            .map(|p| (p.leader_id.0, p.leader_epoch, p.error_code))
+            .collect();
+        assert_eq!(led, vec![(2, 3, 0), (-1, 3, ResponseError::LeaderNotAvailable.code())]);
     }
 }

@@ -5,8 +5,13 @@
 //! apart.
 
 pub mod access;
+pub mod allocate_producer_ids;
 pub mod alter_configs;
+pub mod alter_partition;
+pub mod alter_partition_reassignments;
 pub mod api_versions;
+pub mod broker_heartbeat;
+pub mod broker_registration;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -16,6 +21,9 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_quorum;
+pub mod describe_topic_partitions;
+pub mod elect_leaders;
 pub mod errors;
 pub mod fetch;
 pub mod find_coordinator;
@@ -26,6 +34,7 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_partition_reassignments;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -51,11 +60,26 @@ pub struct RequestContext {
     /// The listener the client connected through; it is told that
     /// listener's advertised address.
     pub listener: Arc<str>,
+    /// Whether that listener is one of `controller.listener.names`: a
+    /// request that reaches a controller directly is answered there
+    /// (NOT_CONTROLLER if it is not the active one), never forwarded again.
+    pub from_controller_listener: bool,
+    /// Held while this request has not taken effect: later requests of
+    /// the connection that conflict with it wait for it (server/ordering.rs).
+    pub(crate) ordering: std::sync::Mutex<Option<crate::server::ordering::Done>>,
 }
 
 impl RequestContext {
     pub fn version(&self) -> i16 {
         self.header.request_api_version
+    }
+
+    /// Tells the connection's later requests that this one has taken
+    /// effect, before its handler finishes: a produce that waits for its
+    /// followers lets the next produce of the connection append meanwhile,
+    /// in order.
+    pub(crate) fn taken_effect(&self) {
+        self.ordering.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 }
 
@@ -65,7 +89,7 @@ impl RequestContext {
 pub struct HandlerError(pub String);
 
 macro_rules! apis {
-    ($($key:ident($request:ty) => $handler:path $(, overlaps $access:expr)?;)*) => {
+    ($($(#[$forward:ident])? $key:ident($request:ty) => $handler:path $(, overlaps $access:expr)?;)*) => {
         /// Every API fjord implements, in Kafka's key order.
         pub const APIS: &[ApiKey] = &[$(ApiKey::$key),*];
 
@@ -75,6 +99,25 @@ macro_rules! apis {
             match api {
                 $(ApiKey::$key => None$(.or(Some($access)))?.unwrap_or(Access::ORDERED),)*
                 _ => Access::ORDERED,
+            }
+        }
+
+        /// APIs marked `#[forward]`: they change cluster metadata, so a
+        /// broker that is not the active controller forwards them to it.
+        pub fn forwarded(api: ApiKey) -> bool {
+            match api {
+                $(ApiKey::$key => false $(|| stringify!($forward) == "forward")?,)*
+                _ => false,
+            }
+        }
+
+        /// APIs marked `#[controller]`: brokers call them on the active
+        /// controller's controller listener; no other listener serves or
+        /// advertises them (as in Kafka).
+        pub fn controller_only(api: ApiKey) -> bool {
+            match api {
+                $(ApiKey::$key => false $(|| stringify!($forward) == "controller")?,)*
+                _ => false,
             }
         }
 
@@ -91,6 +134,12 @@ macro_rules! apis {
         /// (acks=0 produce).
         pub async fn dispatch(ctx: &RequestContext, api: ApiKey, mut body: Bytes, out: &mut BytesMut) -> Result<bool, HandlerError> {
             let version = ctx.version();
+            if controller_only(api) && !ctx.from_controller_listener {
+                return Err(HandlerError(format!("{api:?} is served on controller listeners only")));
+            }
+            if forwarded(api) && !ctx.from_controller_listener && !ctx.broker.is_active_controller() {
+                return forward(ctx, api, body, out).await;
+            }
             match api {
                 $(ApiKey::$key => {
                     let request = <$request>::decode(&mut body, version)
@@ -144,16 +193,45 @@ apis! {
     InitProducerId(InitProducerIdRequest) => init_producer_id::handle;
     OffsetForLeaderEpoch(OffsetForLeaderEpochRequest) => offset_for_leader_epoch::handle, overlaps Access::reads(TOPICS.and(LOG));
     ApiVersions(ApiVersionsRequest) => api_versions::handle, overlaps Access::reads(NOTHING);
-    CreateTopics(CreateTopicsRequest) => create_topics::handle;
-    DeleteTopics(DeleteTopicsRequest) => delete_topics::handle;
+    #[forward] CreateTopics(CreateTopicsRequest) => create_topics::handle;
+    #[forward] DeleteTopics(DeleteTopicsRequest) => delete_topics::handle;
     DescribeConfigs(DescribeConfigsRequest) => describe_configs::handle, overlaps Access::reads(TOPICS);
-    AlterConfigs(AlterConfigsRequest) => alter_configs::handle;
+    #[forward] AlterConfigs(AlterConfigsRequest) => alter_configs::handle;
     DescribeLogDirs(DescribeLogDirsRequest) => describe_log_dirs::handle, overlaps Access::reads(TOPICS.and(LOG));
-    CreatePartitions(CreatePartitionsRequest) => create_partitions::handle;
+    #[forward] CreatePartitions(CreatePartitionsRequest) => create_partitions::handle;
     DeleteGroups(DeleteGroupsRequest) => delete_groups::handle;
-    IncrementalAlterConfigs(IncrementalAlterConfigsRequest) => incremental_alter_configs::handle;
+    #[forward] ElectLeaders(ElectLeadersRequest) => elect_leaders::handle;
+    #[forward] IncrementalAlterConfigs(IncrementalAlterConfigsRequest) => incremental_alter_configs::handle;
+    #[forward] AlterPartitionReassignments(AlterPartitionReassignmentsRequest) => alter_partition_reassignments::handle;
+    #[forward] ListPartitionReassignments(ListPartitionReassignmentsRequest) => list_partition_reassignments::handle, overlaps Access::reads(TOPICS);
     OffsetDelete(OffsetDeleteRequest) => offset_delete::handle;
     DescribeCluster(DescribeClusterRequest) => describe_cluster::handle, overlaps Access::reads(NOTHING);
+    #[forward] DescribeQuorum(DescribeQuorumRequest) => describe_quorum::handle, overlaps Access::reads(NOTHING);
+    #[controller] BrokerRegistration(BrokerRegistrationRequest) => broker_registration::handle;
+    #[controller] BrokerHeartbeat(BrokerHeartbeatRequest) => broker_heartbeat::handle;
+    #[controller] AllocateProducerIds(AllocateProducerIdsRequest) => allocate_producer_ids::handle;
+    #[controller] AlterPartition(AlterPartitionRequest) => alter_partition::handle;
+    DescribeTopicPartitions(DescribeTopicPartitionsRequest) => describe_topic_partitions::handle, overlaps Access::reads(TOPICS);
+}
+
+/// How long a forwarded request waits for the active controller.
+const FORWARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Kafka's request forwarding (KIP-590), as an internal call: the request
+/// body goes to the active controller unchanged over the controller
+/// channel, and its answer comes back unchanged. A controller that cannot
+/// be reached closes the client's connection, as a broker that loses its
+/// controller does; the client reconnects and retries.
+async fn forward(ctx: &RequestContext, api: ApiKey, body: Bytes, out: &mut BytesMut) -> Result<bool, HandlerError> {
+    let Some(channel) = ctx.broker.controller_channel() else {
+        return Err(HandlerError(format!("no controller to forward {api:?} to")));
+    };
+    let answer = channel
+        .forward(api, ctx.version(), body, FORWARD_TIMEOUT)
+        .await
+        .map_err(|e| HandlerError(format!("forwarding {api:?} to the active controller failed: {e}")))?;
+    out.extend_from_slice(&answer);
+    Ok(true)
 }
 
 /// The versions of `api` fjord accepts: the Kafka 4.1 range (without

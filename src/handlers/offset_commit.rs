@@ -7,8 +7,12 @@ use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponseParti
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 
 use super::{HandlerError, RequestContext};
-use crate::broker::now_ms;
+use crate::clock::now_ms;
 use crate::coordinator::group::state::CommittedOffset;
+
+/// Kafka's `offsets.commit.timeout.ms`: how long a commit waits for the
+/// `__consumer_offsets` replicas.
+const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn handle(
     ctx: &RequestContext,
@@ -54,16 +58,18 @@ pub async fn handle(
     let top = if group_id.is_empty() {
         Some(ResponseError::InvalidGroupId)
     } else {
-        broker
-            .groups
-            .commit(
-                &group_id,
-                req.member_id.as_str(),
-                req.group_instance_id.as_ref().map(|s| s.as_str()),
-                req.generation_id_or_member_epoch,
-                valid,
-            )
-            .err()
+        let committed = broker.groups.commit(
+            &group_id,
+            req.member_id.as_str(),
+            req.group_instance_id.as_ref().map(|s| s.as_str()),
+            req.generation_id_or_member_epoch,
+            valid,
+        );
+        match committed {
+            Ok(Some(written)) => written.replicated(COMMIT_TIMEOUT).await.err(),
+            Ok(None) => None,
+            Err(e) => Some(e),
+        }
     };
     let mut resp = OffsetCommitResponse::default();
     for (topic, row) in req.topics.into_iter().zip(errors) {

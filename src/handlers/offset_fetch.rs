@@ -48,6 +48,10 @@ pub async fn handle(
             resp.error_code = ResponseError::InvalidGroupId.code();
             return Ok(Some(resp));
         }
+        if let Some(e) = ctx.broker.groups.coordinator_error(&group_id) {
+            resp.error_code = e.code();
+            return Ok(Some(resp));
+        }
         for (topic, partitions) in fetch(ctx, &group_id, wanted) {
             let mut t = OffsetFetchResponseTopic::default();
             t.name = TopicName(str_bytes(topic));
@@ -75,6 +79,11 @@ pub async fn handle(
         out.group_id = g.group_id;
         if group_id.is_empty() {
             out.error_code = ResponseError::InvalidGroupId.code();
+            resp.groups.push(out);
+            continue;
+        }
+        if let Some(e) = ctx.broker.groups.coordinator_error(&group_id) {
+            out.error_code = e.code();
             resp.groups.push(out);
             continue;
         }

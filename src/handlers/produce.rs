@@ -1,20 +1,27 @@
 //! Produce: appends each partition's record batch verbatim to its log.
-//! acks=0 sends no response; acks=1 and acks=all answer once the batch is
-//! in the log (on one node the ISR is the leader alone, so the high
-//! watermark moves with the append).
+//! acks=0 sends no response; acks=1 answers once the batch is in the
+//! leader's log; acks=all once the high watermark has passed it, i.e. every
+//! in-sync replica holds it (Kafka's DelayedProduce). The connection's next
+//! requests may go ahead as soon as the batches are appended.
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{
-    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
 };
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
+
+/// Produce v10 added `current_leader` and `node_endpoints` (KIP-951).
+const FIRST_CURRENT_LEADER_VERSION: i16 = 10;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::errors::partition_error;
-use super::metadata::resolve;
 use super::{str_bytes, HandlerError, RequestContext};
-use crate::broker::now_ms;
+use crate::clock::now_ms;
 use crate::log::LogError;
 use crate::replication::partition::PartitionError;
+use crate::replication::Partition;
 
 pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<ProduceResponse>, HandlerError> {
     let broker = &ctx.broker;
@@ -22,23 +29,50 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<
     let acks = req.acks;
     let now = now_ms();
     let mut resp = ProduceResponse::default();
+    // Leaders named in NOT_LEADER_OR_FOLLOWER answers, whose endpoints v10+ carries.
+    let mut leaders: Vec<i32> = Vec::new();
+    // acks=all appends still to be replicated: (topic, partition) index in
+    // the response, the partition, one past the batch, the leader epoch.
+    let mut replicating: Vec<(usize, usize, Arc<Partition>, i64, i32)> = Vec::new();
     for topic in req.topic_data {
         let mut tr = TopicProduceResponse::default();
         tr.name = topic.name.clone();
         tr.topic_id = topic.topic_id;
-        let resolved = resolve(&image, topic.name.0.as_str(), &topic.topic_id);
+        let resolved = image.resolve(topic.name.0.as_str(), &topic.topic_id);
         for pd in topic.partition_data {
             let mut pr = PartitionProduceResponse::default();
             pr.index = pd.index;
-            let part = resolved.and_then(|t| broker.replicas.get(&t.name, pd.index));
+            let lookup = resolved.map(|t| broker.leader_partition(&image, &t.name, pd.index));
+            let part = lookup.as_ref().and_then(|l| l.as_ref().ok());
             let outcome = if !matches!(acks, -1..=1) {
                 Err((ResponseError::InvalidRequiredAcks, None))
-            } else if let Some(part) = &part {
+            } else if let Some(Err(e)) = &lookup {
+                if *e == ResponseError::NotLeaderOrFollower && ctx.version() >= FIRST_CURRENT_LEADER_VERSION {
+                    // KIP-951: name the leader so the producer need not refresh metadata first.
+                    if let Some(p) = resolved
+                        .and_then(|t| t.partitions.get(&pd.index))
+                        .filter(|p| p.leader >= 0)
+                    {
+                        pr.current_leader.leader_id = BrokerId(p.leader);
+                        pr.current_leader.leader_epoch = p.leader_epoch;
+                        leaders.push(p.leader);
+                    }
+                }
+                Err((*e, None))
+            } else if let Some(part) = part {
                 match &pd.records {
-                    Some(records) => part.append(records, acks, now).map_err(|e| {
-                        tracing::debug!(topic = %part.topic, partition = part.index, error = %e, "produce refused");
-                        (partition_error(&e), Some(e))
-                    }),
+                    Some(records) => part
+                        .append_as_leader(records, acks, now)
+                        .inspect(|info| {
+                            if !info.duplicate {
+                                let count = (info.last_offset - info.base_offset + 1).max(0) as u64;
+                                broker.metrics.record_produce(&part.topic, records.len() as u64, count);
+                            }
+                        })
+                        .map_err(|e| {
+                            tracing::debug!(topic = %part.topic, partition = part.index, error = %e, "produce refused");
+                            (partition_error(&e), Some(e))
+                        }),
                     None => Err((ResponseError::InvalidRecord, None)),
                 }
             } else if resolved.is_none() && topic.name.0.is_empty() {
@@ -48,6 +82,13 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<
             };
             match outcome {
                 Ok(info) => {
+                    if acks == -1 {
+                        if let Some(part) = part {
+                            let epoch = part.leader_epoch();
+                            let at = (resp.responses.len(), tr.partition_responses.len());
+                            replicating.push((at.0, at.1, part.clone(), info.last_offset + 1, epoch));
+                        }
+                    }
                     pr.base_offset = info.base_offset;
                     pr.log_append_time_ms = info.log_append_time_ms;
                     pr.log_start_offset = info.log_start_offset;
@@ -59,7 +100,7 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<
                     pr.log_start_offset = -1;
                     if let Some(PartitionError::Log(LogError::RecordErrors(e))) = &error {
                         // KIP-467: the records at fault, by index.
-                        pr.log_start_offset = part.as_ref().map_or(-1, |p| p.offsets().log_start_offset);
+                        pr.log_start_offset = part.map_or(-1, |p| p.offsets().log_start_offset);
                         if ctx.version() >= 8 {
                             pr.record_errors = e
                                 .errors
@@ -86,6 +127,37 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<
             tr.partition_responses.push(pr);
         }
         resp.responses.push(tr);
+    }
+    // Appended: the connection's later requests may take effect now, while
+    // this one waits for the followers.
+    ctx.taken_effect();
+    if !replicating.is_empty() {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(req.timeout_ms.max(0) as u64);
+        for (t, p, part, end_offset, epoch) in replicating {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if let Err(e) = part.wait_for_replication(end_offset, epoch, left).await {
+                let pr = &mut resp.responses[t].partition_responses[p];
+                pr.error_code = partition_error(&e).code();
+                pr.base_offset = -1;
+                pr.log_append_time_ms = -1;
+                pr.log_start_offset = -1;
+                if ctx.version() >= 8 {
+                    pr.error_message = Some(str_bytes(e.to_string()));
+                }
+            }
+        }
+    }
+    leaders.sort_unstable();
+    leaders.dedup();
+    for id in leaders {
+        if let Some(e) = image.broker_endpoint(id, &ctx.listener) {
+            let mut endpoint = NodeEndpoint::default();
+            endpoint.node_id = BrokerId(id);
+            endpoint.host = str_bytes(e.host.clone());
+            endpoint.port = e.port;
+            endpoint.rack = image.brokers.get(&id).and_then(|b| b.rack.clone()).map(str_bytes);
+            resp.node_endpoints.push(endpoint);
+        }
     }
     if acks == 0 {
         // With acks=0 the client reads no response: Kafka closes the

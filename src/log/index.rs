@@ -185,16 +185,28 @@ impl<E: Entry> Index<E> {
 
     /// Drops every entry whose key is >= `key` (after a log truncation).
     pub fn truncate_to_key(&mut self, key: i64) {
+        self.truncate_while(|e| e.key() >= key);
+    }
+
+    /// Drops trailing entries for which `drop` holds (entries are ordered
+    /// by key and, for both index kinds, by offset too).
+    pub fn truncate_while(&mut self, mut drop: impl FnMut(&E) -> bool) {
+        let before = self.entries;
         while let Some(last) = self.last() {
-            if last.key() < key {
+            if !drop(&last) {
                 break;
             }
             self.entries -= 1;
         }
+        // Zero the dropped slots: a reopen after a crash counts entries up
+        // to the first out-of-order one and must not revive them.
+        if let Some(m) = self.mmap.as_mut() {
+            m[self.entries * E::SIZE..before * E::SIZE].fill(0);
+        }
     }
 
     pub fn clear(&mut self) {
-        self.entries = 0;
+        self.truncate_while(|_| true);
     }
 
     fn resize(&mut self, bytes: usize) -> io::Result<()> {

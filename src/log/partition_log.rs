@@ -12,12 +12,61 @@ use bytes::Bytes;
 
 use super::batch::{self, BatchHeader, ATTR_TIMESTAMP_TYPE_LOG_APPEND, HEADER_SIZE};
 use super::config::LogConfig;
+use super::epoch_cache::LeaderEpochCache;
 use super::producer_state::{BatchMetadata, Check, ProducerStateManager};
 use super::roll::{self, ActiveSegment, RollParams};
 use super::segment::Segment;
-use super::{validate, LogError};
+use super::{producer_snapshot, validate, LogError};
 
-const LOG_START_OFFSET_FILE: &str = "log-start-offset";
+/// The per-partition log start offset file of fjord before the per-dir
+/// `log-start-offset-checkpoint`: still read when present (upgrades).
+pub(crate) const LEGACY_LOG_START_OFFSET_FILE: &str = "log-start-offset";
+
+/// What the log directory's checkpoints and marker say about a log being
+/// opened (Kafka's `LogLoader` inputs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadParams {
+    /// The broker shut down cleanly (the marker was there).
+    pub clean_shutdown: bool,
+    /// From `recovery-point-offset-checkpoint`: everything below was
+    /// flushed. Missing means 0 (recover everything).
+    pub recovery_point: Option<i64>,
+    /// From `log-start-offset-checkpoint`.
+    pub log_start_offset: Option<i64>,
+}
+
+/// The fsyncs that make a rolled segment durable, taken out of the
+/// partition lock (Kafka flushes rolled segments from its scheduler):
+/// `PartitionLog::rolled_flush` under the lock, `run` outside it, then
+/// `PartitionLog::mark_flushed` under the lock again.
+#[derive(Debug)]
+pub struct FlushJob {
+    dir: PathBuf,
+    logs: Vec<Arc<File>>,
+    indexes: Vec<PathBuf>,
+    /// The new recovery point once every file is synced.
+    pub up_to: i64,
+    generation: u64,
+}
+
+impl FlushJob {
+    /// Fsyncs the rolled segments, their indexes and the producer snapshot
+    /// taken at the roll. A file deleted meanwhile (retention) is skipped.
+    pub fn run(&self) -> io::Result<()> {
+        for f in &self.logs {
+            f.sync_data()?;
+        }
+        for p in &self.indexes {
+            match File::open(p) {
+                Ok(f) => f.sync_all()?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        producer_snapshot::sync(&self.dir, self.up_to)?;
+        super::checkpoint::sync_dir(&self.dir)
+    }
+}
 
 /// The outcome of a successful append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,15 +100,35 @@ pub struct PartitionLog {
     segments: BTreeMap<i64, Segment>,
     log_start_offset: i64,
     producers: ProducerStateManager,
-    /// (leader epoch, first offset written in it), ascending.
-    epochs: Vec<(i32, i64)>,
+    epochs: LeaderEpochCache,
+    /// Everything below is on disk (fsynced): recovery after a crash starts
+    /// here (Kafka's `recoveryPoint`).
+    recovery_point: i64,
+    /// Bumped by every truncation, so a flush planned before one cannot
+    /// move the recovery point over data written after it.
+    generation: u64,
     unflushed_messages: i64,
+    /// Segments that opening this log had to recover (CRC-check).
+    recovered_segments: usize,
+    /// Set by `close`: later appends are refused, so what the shutdown
+    /// checkpointed stays the whole log (a request still in flight when the
+    /// broker stops gets an error instead of a write nobody checkpoints).
+    closed: bool,
 }
 
 impl PartitionLog {
-    /// Opens a partition directory, creating it if needed, and recovers it.
-    /// `clean` says the broker shut down cleanly, so CRCs need not be re-read.
-    pub fn open(dir: &Path, config: LogConfig, now_ms: i64, clean: bool) -> Result<Self, LogError> {
+    /// Opens a partition directory, creating it if needed, as Kafka's
+    /// `LogLoader` does. After a clean shutdown whose recovery point is the
+    /// log end offset no segment body is read: indexes are trusted, the
+    /// producer state comes from the snapshot at the log end, the epochs
+    /// from `leader-epoch-checkpoint`, and only the last segment's batch
+    /// headers after its last index entry are walked to find the end.
+    /// Otherwise the segments from the recovery point on are recovered
+    /// (CRC-checked, indexes rebuilt, a torn or corrupt tail cut and every
+    /// later segment deleted), and producer state is rebuilt from the
+    /// newest snapshot at or below the recovery point plus the batch
+    /// headers after it.
+    pub fn open(dir: &Path, config: LogConfig, now_ms: i64, load: LoadParams) -> Result<Self, LogError> {
         std::fs::create_dir_all(dir)?;
         let mut bases: Vec<i64> = Vec::new();
         for entry in std::fs::read_dir(dir)? {
@@ -72,51 +141,180 @@ impl PartitionLog {
             }
         }
         bases.sort_unstable();
+        let (epochs, epochs_checkpointed) = LeaderEpochCache::open(dir)?;
         let mut log = PartitionLog {
             dir: dir.to_path_buf(),
             config,
             segments: BTreeMap::new(),
             log_start_offset: 0,
             producers: ProducerStateManager::default(),
-            epochs: Vec::new(),
+            epochs,
+            recovery_point: 0,
+            generation: 0,
             unflushed_messages: 0,
+            recovered_segments: 0,
+            closed: false,
         };
-        let last = bases.last().copied();
-        for base in bases {
-            let active = Some(base) == last;
-            let mut producers = std::mem::take(&mut log.producers);
-            let mut epochs = std::mem::take(&mut log.epochs);
-            let mut seg = Segment::recover(
+        let legacy_start = std::fs::read_to_string(dir.join(LEGACY_LOG_START_OFFSET_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok());
+        let start_checkpoint = load.log_start_offset.max(legacy_start).unwrap_or(0).max(0);
+        // Load every segment without reading it; remember the first whose
+        // indexes cannot be trusted.
+        let mut first_insane = None;
+        for (i, &base) in bases.iter().enumerate() {
+            let (mut seg, sane) = Segment::load(
                 dir,
                 base,
                 log.config.segment_index_bytes,
                 log.config.index_interval_bytes,
                 now_ms,
-                active && !clean,
-                active,
-                &mut |b| {
-                    producers.update(&b.header);
-                    record_epoch(&mut epochs, b.header.partition_leader_epoch, b.header.base_offset);
-                },
+                bases.get(i + 1).copied(),
             )?;
-            log.producers = producers;
-            log.epochs = epochs;
+            if !sane {
+                tracing::warn!(segment = %seg.log_path().display(), "index disagrees with the log");
+                first_insane = first_insane.or(Some(base));
+            }
             // Kafka draws a fresh jitter for every segment it loads, too.
             seg.roll_jitter_ms = roll::random_segment_jitter_ms(log.config.segment_jitter_ms, log.config.segment_ms);
             log.segments.insert(base, seg);
         }
         if log.segments.is_empty() {
-            let seg = log.create_segment(0, now_ms)?;
-            log.segments.insert(0, seg);
+            let seg = log.create_segment(start_checkpoint, now_ms)?;
+            log.segments.insert(start_checkpoint, seg);
         }
+        let loaded_end = log.log_end_offset();
+        // A clean shutdown by a version that kept no recovery-point
+        // checkpoint fsynced every segment at close: trust it as Kafka's
+        // LogLoader trusts any clean shutdown.
+        let checkpointed_rp = match load.recovery_point {
+            Some(rp) => rp,
+            None if load.clean_shutdown => loaded_end,
+            None => 0,
+        };
+        let trusted = load.clean_shutdown && checkpointed_rp >= loaded_end && first_insane.is_none();
+        let recover_from = if trusted {
+            None
+        } else {
+            Some(checkpointed_rp.min(loaded_end).min(first_insane.unwrap_or(i64::MAX)))
+        };
+        if let Some(from) = recover_from {
+            log.recover_from(from, now_ms)?;
+        }
+        let leo = log.log_end_offset();
+        log.recovery_point = if trusted { leo } else { checkpointed_rp.min(leo) };
         let first_base = *log.segments.keys().next().expect("at least one segment");
-        let checkpoint = std::fs::read_to_string(dir.join(LOG_START_OFFSET_FILE))
-            .ok()
-            .and_then(|s| s.trim().parse::<i64>().ok())
-            .unwrap_or(0);
-        log.log_start_offset = checkpoint.max(first_base).min(log.log_end_offset());
-        log.producers.truncate_head(log.log_start_offset);
+        log.log_start_offset = start_checkpoint.max(first_base).min(leo);
+        // A log written before the epoch checkpoint existed rebuilds it once,
+        // from batch headers, in the same pass as the producer state.
+        let rebuild_epochs = !epochs_checkpointed && leo > log.log_start_offset;
+        if rebuild_epochs {
+            tracing::info!(dir = %dir.display(), "rebuilding leader epochs from batch headers");
+        }
+        log.load_state(log.recovery_point, rebuild_epochs)?;
+        log.epochs.truncate_from_end(leo)?;
+        log.epochs.truncate_from_start(log.log_start_offset)?;
         Ok(log)
+    }
+
+    /// Recovers every segment holding offsets at or above `from`, in order;
+    /// a segment cut short by corruption ends the log (later segments are
+    /// deleted), as in Kafka's `LogLoader.recoverLog`.
+    fn recover_from(&mut self, from: i64, now_ms: i64) -> Result<(), LogError> {
+        // Segments holding an offset >= `from`; the last segment's end was
+        // found from its batch headers, so a tail written after the
+        // recovery point (complete or torn) makes it qualify.
+        let to_recover: Vec<i64> = self
+            .segments
+            .values()
+            .filter(|s| s.next_offset > from)
+            .map(|s| s.base_offset)
+            .collect();
+        let last = *self.segments.keys().next_back().expect("at least one segment");
+        let mut cut = false;
+        for base in to_recover {
+            let old = self.segments.remove(&base).expect("listed above");
+            if cut {
+                tracing::warn!(segment = %old.log_path().display(), "deleting a segment after a corrupt one");
+                old.delete()?;
+                continue;
+            }
+            let size_before = old.size();
+            let path = old.log_path().to_path_buf();
+            drop(old);
+            tracing::info!(segment = %path.display(), "recovering segment");
+            let epochs = &mut self.epochs;
+            let mut epoch_error = None;
+            let mut seg = Segment::recover(
+                &self.dir,
+                base,
+                self.config.segment_index_bytes,
+                self.config.index_interval_bytes,
+                now_ms,
+                true,
+                true,
+                &mut |b| {
+                    // Kafka's LogSegment.recover: only epochs above the latest.
+                    let epoch = b.header.partition_leader_epoch;
+                    if epochs.latest_epoch().is_none_or(|l| epoch > l) {
+                        if let Err(e) = epochs.assign(epoch, b.header.base_offset) {
+                            epoch_error.get_or_insert(e);
+                        }
+                    }
+                },
+            )?;
+            if let Some(e) = epoch_error {
+                return Err(e);
+            }
+            self.recovered_segments += 1;
+            cut = seg.size() < size_before;
+            if base != last && !cut {
+                seg.seal()?;
+            }
+            seg.roll_jitter_ms = roll::random_segment_jitter_ms(self.config.segment_jitter_ms, self.config.segment_ms);
+            self.segments.insert(base, seg);
+        }
+        Ok(())
+    }
+
+    /// Rebuilds producer state: the newest snapshot at or below `at_most`
+    /// (snapshots above the log end are deleted), then the batch headers
+    /// after it; producers whose batches all lie below the log start are
+    /// dropped. With `rebuild_epochs` the same pass over the headers, from
+    /// the log start, assigns the epochs too.
+    fn load_state(&mut self, at_most: i64, rebuild_epochs: bool) -> Result<(), LogError> {
+        let leo = self.log_end_offset();
+        producer_snapshot::delete_above(&self.dir, leo)?;
+        let (snapshot_end, state) = match producer_snapshot::load_latest_at_or_below(&self.dir, at_most.min(leo))? {
+            Some((at, state)) => (at.max(self.log_start_offset), state),
+            None => (self.log_start_offset, ProducerStateManager::default()),
+        };
+        self.producers = state;
+        let from = if rebuild_epochs {
+            self.log_start_offset
+        } else {
+            snapshot_end
+        };
+        if from < leo {
+            let producers = &mut self.producers;
+            let epochs = &mut self.epochs;
+            let mut epoch_error = None;
+            scan_headers(&self.segments, from, |h| {
+                if rebuild_epochs && epochs.latest_epoch().is_none_or(|l| h.partition_leader_epoch > l) {
+                    if let Err(e) = epochs.assign(h.partition_leader_epoch, h.base_offset) {
+                        epoch_error.get_or_insert(e);
+                    }
+                }
+                if h.base_offset >= snapshot_end {
+                    producers.update(h);
+                }
+            })?;
+            if let Some(e) = epoch_error {
+                return Err(e);
+            }
+        }
+        self.producers.truncate_head(self.log_start_offset);
+        Ok(())
     }
 
     pub fn dir(&self) -> &Path {
@@ -163,6 +361,7 @@ impl PartitionLog {
 
     /// Appends one validated client batch (Produce), assigning offsets.
     pub fn append(&mut self, records: &Bytes, leader_epoch: i32, now_ms: i64) -> Result<AppendInfo, LogError> {
+        self.check_open()?;
         let header = batch::single_batch(records)?;
         if records.len() > self.config.max_message_bytes as usize {
             return Err(LogError::RecordTooLarge {
@@ -203,9 +402,9 @@ impl PartitionLog {
         }
         let stored = BatchHeader::parse(&head)?;
         let stored = BatchHeader { base_offset, ..stored };
+        self.epochs.assign(leader_epoch, base_offset)?;
         self.active_mut().append(&stored, &head, &records[HEADER_SIZE..])?;
         self.producers.update(&stored);
-        record_epoch(&mut self.epochs, leader_epoch, base_offset);
         self.unflushed_messages += stored.records_count as i64;
         if self.unflushed_messages >= self.config.flush_messages {
             self.flush()?;
@@ -217,6 +416,101 @@ impl PartitionLog {
             log_start_offset: self.log_start_offset,
             duplicate: false,
         })
+    }
+
+    /// Appends batches fetched from the leader (Kafka's `appendAsFollower`):
+    /// stored byte for byte, with the offsets and leader epochs the leader
+    /// gave them. Every batch must be whole and pass its CRC and offsets
+    /// must increase. A first batch starting below the log end offset is
+    /// `LogError::UnexpectedAppendOffset` carrying that first offset (the
+    /// fetcher refetches, or, on an empty log, starts it there with
+    /// `truncate_fully_and_start_at`, as Kafka's fetcher does); one starting
+    /// above it is accepted, as Kafka accepts the gaps of a compacted
+    /// leader log. A partial batch at the end (a fetch response
+    /// cut at `max_bytes`) is left out. The epoch of each batch goes into
+    /// the epoch cache and producer state is updated without sequence
+    /// checks (the leader made them). No size limit applies but the
+    /// segment's: the leader accepted the records. Rolls like `append`.
+    /// Returns the first and last offset appended (an empty `records`
+    /// appends nothing and returns `base_offset` = log end offset,
+    /// `last_offset` = log end offset - 1).
+    pub fn append_as_follower(&mut self, records: &Bytes, now_ms: i64) -> Result<AppendInfo, LogError> {
+        self.check_open()?;
+        let leo = self.log_end_offset();
+        let mut headers: Vec<BatchHeader> = Vec::new();
+        let mut valid = 0usize;
+        let mut max_timestamp = -1;
+        while records.len() - valid >= HEADER_SIZE {
+            let header = BatchHeader::parse(&records[valid..])?;
+            if header.total_size() > records.len() - valid {
+                break;
+            }
+            let header = batch::validate(&records[valid..valid + header.total_size()])?;
+            let expected = headers.last().map_or(leo, |h| h.last_offset() + 1);
+            if headers.is_empty() && header.base_offset < leo {
+                return Err(LogError::UnexpectedAppendOffset {
+                    first: header.base_offset,
+                    log_end: leo,
+                });
+            }
+            if header.base_offset < expected {
+                return Err(LogError::Corrupt(format!(
+                    "offsets go backwards in a follower append: batch at {} after {}",
+                    header.base_offset,
+                    expected - 1
+                )));
+            }
+            max_timestamp = max_timestamp.max(header.max_timestamp);
+            valid += header.total_size();
+            headers.push(header);
+        }
+        let Some(last) = headers.last().copied() else {
+            return Ok(AppendInfo {
+                base_offset: leo,
+                last_offset: leo - 1,
+                log_append_time_ms: -1,
+                log_start_offset: self.log_start_offset,
+                duplicate: false,
+            });
+        };
+        if valid as u64 > self.config.segment_bytes {
+            return Err(LogError::RecordTooLarge {
+                size: valid,
+                max: self.config.segment_bytes.min(i32::MAX as u64) as i32,
+            });
+        }
+        // Kafka rolls once for the whole set, which then shares a segment.
+        self.maybe_roll(valid, max_timestamp, last.last_offset(), now_ms)?;
+        let mut position = 0;
+        for h in &headers {
+            self.epochs.assign(h.partition_leader_epoch, h.base_offset)?;
+            let bytes = &records[position..position + h.total_size()];
+            self.active_mut()
+                .append(h, &bytes[..HEADER_SIZE], &bytes[HEADER_SIZE..])?;
+            self.producers.update(h);
+            self.unflushed_messages += h.records_count as i64;
+            position += h.total_size();
+        }
+        if self.unflushed_messages >= self.config.flush_messages {
+            self.flush()?;
+        }
+        Ok(AppendInfo {
+            base_offset: headers[0].base_offset,
+            last_offset: last.last_offset(),
+            log_append_time_ms: -1,
+            log_start_offset: self.log_start_offset,
+            duplicate: false,
+        })
+    }
+
+    fn check_open(&self) -> Result<(), LogError> {
+        if self.closed {
+            return Err(LogError::Io(io::Error::other(format!(
+                "log {} is closed",
+                self.dir.display()
+            ))));
+        }
+        Ok(())
     }
 
     fn duplicate_info(&self, m: BatchMetadata) -> AppendInfo {
@@ -294,6 +588,9 @@ impl PartitionLog {
         let seg = self.create_segment(next, now_ms)?;
         tracing::debug!(dir = %self.dir.display(), base_offset = next, "rolled segment");
         self.segments.insert(next, seg);
+        // Kafka's UnifiedLog.roll: a producer snapshot at the new segment's
+        // base, fsynced later with the rolled segment (`rolled_flush`).
+        producer_snapshot::write(&self.dir, next, &self.producers, false)?;
         Ok(())
     }
 
@@ -413,13 +710,13 @@ impl PartitionLog {
         Ok(self.log_start_offset)
     }
 
+    /// Moves the log start offset forward. It becomes durable with the log
+    /// dir's `log-start-offset-checkpoint` (written by the `LogManager`
+    /// periodically and at shutdown, as Kafka does).
     fn set_log_start_offset(&mut self, offset: i64) -> Result<(), LogError> {
         self.log_start_offset = offset;
-        let tmp = self.dir.join(format!("{LOG_START_OFFSET_FILE}.tmp"));
-        std::fs::write(&tmp, offset.to_string())?;
-        std::fs::rename(&tmp, self.dir.join(LOG_START_OFFSET_FILE))?;
         self.producers.truncate_head(offset);
-        Ok(())
+        self.epochs.truncate_from_start(offset)
     }
 
     fn delete_segments_below_start(&mut self) -> Result<(), LogError> {
@@ -429,9 +726,21 @@ impl PartitionLog {
                 break;
             }
             let seg = self.segments.remove(&base).expect("present");
-            seg.delete()?;
+            self.delete_segment(seg)?;
         }
         Ok(())
+    }
+
+    /// Deletes a segment's files and the producer snapshot at its base
+    /// (Kafka's `deleteProducerSnapshots` for deleted segments).
+    fn delete_segment(&self, seg: Segment) -> Result<(), LogError> {
+        let base = seg.base_offset;
+        seg.delete()?;
+        match std::fs::remove_file(producer_snapshot::path(&self.dir, base)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Retention by time and size: deletes whole segments from the oldest,
@@ -479,7 +788,7 @@ impl PartitionLog {
         let seg = self.segments.remove(&base).expect("present");
         let next = seg.next_offset;
         tracing::info!(dir = %self.dir.display(), base_offset = base, "deleting segment by retention");
-        seg.delete()?;
+        self.delete_segment(seg)?;
         let new_start = (*self.segments.keys().next().expect("len > 0")).max(next);
         if new_start > self.log_start_offset {
             self.set_log_start_offset(new_start)?;
@@ -491,42 +800,174 @@ impl PartitionLog {
     /// offset for the latest), as Kafka's `LeaderEpochFileCache.endOffsetFor`
     /// answers OffsetForLeaderEpoch: an epoch above the latest is unknown.
     pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
-        let leo = self.log_end_offset();
-        if epoch < 0 {
-            return (-1, -1);
-        }
-        if self.epochs.last().is_some_and(|(e, _)| *e == epoch) {
-            return (epoch, leo);
-        }
-        let Some(higher) = self.epochs.iter().find(|(e, _)| *e > epoch) else {
-            return (-1, -1);
-        };
-        match self.epochs.iter().rev().find(|(e, _)| *e <= epoch) {
-            Some((floor, _)) => (*floor, higher.1),
-            None => (epoch, higher.1),
-        }
+        self.epochs.end_offset_for(epoch, self.log_end_offset())
     }
 
     /// A leader epoch starts at the current log end offset (Kafka's
     /// `Partition.makeLeader` assigns it before any batch is written).
-    pub fn assign_leader_epoch(&mut self, epoch: i32) {
+    pub fn assign_leader_epoch(&mut self, epoch: i32) -> Result<(), LogError> {
         let leo = self.log_end_offset();
-        record_epoch(&mut self.epochs, epoch, leo);
+        self.epochs.assign(epoch, leo)
     }
 
+    /// The leader-epoch history (OffsetForLeaderEpoch, follower truncation).
+    pub fn epochs(&self) -> &LeaderEpochCache {
+        &self.epochs
+    }
+
+    /// The latest leader epoch that has a start offset in this log.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.epochs.latest_epoch()
+    }
+
+    /// Everything below this offset is fsynced.
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point
+    }
+
+    /// How many segments opening this log had to recover (CRC-check).
+    pub fn recovered_segments(&self) -> usize {
+        self.recovered_segments
+    }
+
+    /// Fsyncs every segment holding data at or above the recovery point and
+    /// moves the recovery point to the log end offset.
     pub fn flush(&mut self) -> Result<(), LogError> {
-        self.active().flush()?;
+        let floor = self
+            .segments
+            .range(..=self.recovery_point)
+            .next_back()
+            .map_or(self.recovery_point, |(b, _)| *b);
+        for seg in self.segments.range(floor..).map(|(_, s)| s) {
+            seg.flush()?;
+        }
         self.unflushed_messages = 0;
+        self.recovery_point = self.log_end_offset();
         Ok(())
     }
 
-    /// Clean shutdown: fsync every segment and trim the active segment's
-    /// indexes, so the next start can trust them.
-    pub fn close(&mut self) -> Result<(), LogError> {
-        for seg in self.segments.values() {
-            seg.flush()?;
+    /// The fsyncs that would move the recovery point up to the active
+    /// segment's base (segments rolled but not yet flushed), if any. Cheap:
+    /// call it under the partition lock, `FlushJob::run` outside, then
+    /// `mark_flushed`.
+    pub fn rolled_flush(&self) -> Option<FlushJob> {
+        let active_base = self.active().base_offset;
+        if active_base <= self.recovery_point {
+            return None;
         }
+        let floor = self
+            .segments
+            .range(..=self.recovery_point)
+            .next_back()
+            .map_or(self.recovery_point, |(b, _)| *b);
+        let mut job = FlushJob {
+            dir: self.dir.clone(),
+            logs: Vec::new(),
+            indexes: Vec::new(),
+            up_to: active_base,
+            generation: self.generation,
+        };
+        for seg in self.segments.range(floor..active_base).map(|(_, s)| s) {
+            let (log, indexes) = seg.sync_files();
+            job.logs.push(log);
+            job.indexes.extend(indexes);
+        }
+        Some(job)
+    }
+
+    /// Moves the recovery point up after `job` ran, unless the log was
+    /// truncated since it was planned.
+    pub fn mark_flushed(&mut self, job: &FlushJob) {
+        if job.generation == self.generation && job.up_to > self.recovery_point && job.up_to <= self.log_end_offset() {
+            self.recovery_point = job.up_to;
+        }
+    }
+
+    /// Clean shutdown (Kafka's `UnifiedLog.close`): a producer snapshot at
+    /// the log end offset, every unflushed segment fsynced, the active
+    /// segment's indexes trimmed with a last time-index entry; the recovery
+    /// point becomes the log end offset, so the next clean start reads no
+    /// segment body.
+    pub fn close(&mut self) -> Result<(), LogError> {
+        let leo = self.log_end_offset();
+        producer_snapshot::write(&self.dir, leo, &self.producers, true)?;
         self.active_mut().seal()?;
+        self.flush()?;
+        self.closed = true;
+        Ok(())
+    }
+
+    /// Kafka's `UnifiedLog.truncateTo`: removes every offset at or above
+    /// `offset` (a follower cutting a divergent tail). Segments wholly above
+    /// are deleted and the one holding `offset` is cut at the first batch
+    /// reaching it (so the new log end offset is `offset` or, when `offset`
+    /// falls inside a batch, that batch's base offset), epochs starting at
+    /// or after the new end are dropped, producer state is rebuilt from the
+    /// newest snapshot at or below it (snapshots above are deleted) plus the
+    /// headers after, and the recovery point moves down if above. An
+    /// `offset` at or past the log end only truncates the epoch cache (a
+    /// leader epoch assigned but never written). `offset` below the first
+    /// segment empties the log (`truncate_fully_and_start_at`). Returns
+    /// whether anything was removed.
+    pub fn truncate_to(&mut self, offset: i64, now_ms: i64) -> Result<bool, LogError> {
+        if offset < 0 {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                start: self.log_start_offset,
+                end: self.log_end_offset(),
+            });
+        }
+        let leo = self.log_end_offset();
+        if offset >= leo {
+            self.epochs.truncate_from_end(leo)?;
+            return Ok(false);
+        }
+        let first_base = *self.segments.keys().next().expect("at least one segment");
+        if offset < first_base {
+            self.truncate_fully_and_start_at(offset, now_ms)?;
+            return Ok(true);
+        }
+        tracing::info!(dir = %self.dir.display(), offset, log_end_offset = leo, "truncating log");
+        self.generation += 1;
+        let above: Vec<i64> = self.segments.range(offset + 1..).map(|(b, _)| *b).collect();
+        for base in above {
+            let seg = self.segments.remove(&base).expect("listed above");
+            self.delete_segment(seg)?;
+        }
+        if self.segments.is_empty() {
+            // Only reachable when `offset` == a deleted segment's base below
+            // every other; keep the log's invariant of one active segment.
+            let seg = self.create_segment(offset, now_ms)?;
+            self.segments.insert(offset, seg);
+        }
+        self.active_mut().truncate_to(offset)?;
+        let new_end = self.log_end_offset();
+        self.epochs.truncate_from_end(new_end)?;
+        self.log_start_offset = self.log_start_offset.min(new_end);
+        self.recovery_point = self.recovery_point.min(new_end);
+        self.load_state(new_end, false)?;
+        Ok(true)
+    }
+
+    /// Kafka's `truncateFullyAndStartAt`: deletes every segment, epoch and
+    /// producer snapshot and starts an empty log at `offset` (a follower
+    /// whose fetch offset fell below the leader's log start offset). The
+    /// log start offset, log end offset and recovery point become `offset`.
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64, now_ms: i64) -> Result<(), LogError> {
+        tracing::info!(dir = %self.dir.display(), offset, "truncating log fully");
+        self.generation += 1;
+        let all: Vec<i64> = self.segments.keys().copied().collect();
+        for base in all {
+            let seg = self.segments.remove(&base).expect("listed above");
+            self.delete_segment(seg)?;
+        }
+        let seg = self.create_segment(offset, now_ms)?;
+        self.segments.insert(offset, seg);
+        self.epochs.clear()?;
+        producer_snapshot::delete_all(&self.dir)?;
+        self.producers.clear();
+        self.log_start_offset = offset;
+        self.recovery_point = offset;
         self.unflushed_messages = 0;
         Ok(())
     }
@@ -573,14 +1014,17 @@ fn read_uninit(file: &File, position: u64, len: usize) -> io::Result<Bytes> {
     Ok(Bytes::from(buf))
 }
 
-fn record_epoch(epochs: &mut Vec<(i32, i64)>, epoch: i32, offset: i64) {
-    if epoch < 0 {
-        return;
+/// Calls `f` with the header of every batch of `segments` whose last offset
+/// is at or above `from`, in offset order (reads headers only, no bodies).
+fn scan_headers(segments: &BTreeMap<i64, Segment>, from: i64, mut f: impl FnMut(&BatchHeader)) -> Result<(), LogError> {
+    let floor = segments.range(..=from).next_back().map_or(from, |(b, _)| *b);
+    for seg in segments.range(floor..).map(|(_, s)| s) {
+        let Some((position, _)) = seg.position_of(from)? else {
+            continue;
+        };
+        seg.for_each_header_from(position, &mut f)?;
     }
-    match epochs.last() {
-        Some((e, _)) if *e >= epoch => {}
-        _ => epochs.push((epoch, offset)),
-    }
+    Ok(())
 }
 
 /// (offset, timestamp) of every record in one stored batch; decodes and,

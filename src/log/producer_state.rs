@@ -135,6 +135,21 @@ impl ProducerStateManager {
         self.producers.len()
     }
 
+    /// Forgets every producer (the log was emptied).
+    pub fn clear(&mut self) {
+        self.producers.clear();
+    }
+
+    /// Every producer and its retained batches, by producer id (for snapshots).
+    pub fn entries(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
+        self.producers.iter().map(|(id, e)| (*id, e))
+    }
+
+    /// Restores one producer from a snapshot.
+    pub fn insert(&mut self, producer_id: i64, entry: ProducerEntry) {
+        self.producers.insert(producer_id, entry);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.producers.is_empty()
     }

@@ -101,6 +101,71 @@ impl Segment {
         })
     }
 
+    /// Opens an existing segment without reading its body (a clean start,
+    /// or a segment below the recovery point): the indexes are trusted,
+    /// the largest timestamp comes from the time index's last entry, and
+    /// the next offset is `next_base` (the following segment's base) or,
+    /// for the last segment (`next_base` = None), found by walking batch
+    /// headers from the offset index's last entry to the end of the file.
+    /// Returns the segment and whether its indexes look sane; an insane one
+    /// must be recovered instead.
+    pub fn load(
+        dir: &Path,
+        base_offset: i64,
+        index_max_bytes: u32,
+        index_interval_bytes: u32,
+        now_ms: i64,
+        next_base: Option<i64>,
+    ) -> io::Result<(Self, bool)> {
+        let mut seg = Self::open_files(dir, base_offset, index_max_bytes, index_interval_bytes, now_ms, false)?;
+        seg.file_time_ms = modified_ms(&seg.log_path).unwrap_or(now_ms);
+        if !seg.indexes_look_sane() {
+            return Ok((seg, false));
+        }
+        if let Some(last) = seg.time_index.last() {
+            seg.max_timestamp = last.timestamp;
+            seg.offset_of_max_timestamp = base_offset + last.relative_offset as i64;
+        }
+        match next_base {
+            Some(next) => seg.next_offset = next,
+            None => {
+                let last_entry = seg.offset_index.last();
+                let start = last_entry.map_or(0, |e| e.position as u64);
+                // The batch the entry points at starts at its offset: the
+                // end is at least there even if that batch is torn.
+                seg.next_offset = base_offset + last_entry.map_or(0, |e| e.relative_offset as i64);
+                let mut end = start;
+                seg.bytes_since_index = 0;
+                loop {
+                    let found = seg.scan_from(end, |_| true);
+                    let Ok(Some((pos, h))) = found else { break };
+                    if pos + h.total_size() as u64 > seg.size || h.base_offset < seg.next_offset {
+                        break;
+                    }
+                    seg.observe(pos, &h, false)?;
+                    end = pos + h.total_size() as u64;
+                }
+                if end < seg.size {
+                    tracing::warn!(segment = %seg.log_path.display(), position = end, "cutting a torn log tail");
+                    seg.log.set_len(end)?;
+                    seg.size = end;
+                }
+            }
+        }
+        // Only the active segment rolls by its first batch's timestamp (a
+        // sealed one recomputes it if a truncation makes it active again).
+        seg.first_batch_timestamp = None;
+        if next_base.is_none() && seg.size > 0 {
+            let mut buf = [0u8; HEADER_SIZE];
+            seg.log.read_exact_at(&mut buf, 0)?;
+            if let Ok(h) = BatchHeader::parse(&buf) {
+                seg.first_batch_timestamp = Some(h.max_timestamp);
+            }
+        }
+        (&*seg.log).seek(SeekFrom::Start(seg.size))?;
+        Ok((seg, true))
+    }
+
     /// Opens an existing segment and recovers it: batches are walked (with
     /// CRC checks when `verify` is set), a torn or corrupt tail is cut, and
     /// the indexes are rebuilt when `rebuild_indexes` is set or they disagree
@@ -117,12 +182,8 @@ impl Segment {
         visit: &mut dyn FnMut(&ScannedBatch),
     ) -> io::Result<Self> {
         let mut seg = Self::open_files(dir, base_offset, index_max_bytes, index_interval_bytes, now_ms, false)?;
-        if let Ok(meta) = std::fs::metadata(&seg.log_path) {
-            if let Ok(created) = meta.modified() {
-                if let Ok(d) = created.duration_since(std::time::UNIX_EPOCH) {
-                    seg.file_time_ms = d.as_millis() as i64;
-                }
-            }
+        if let Some(ms) = modified_ms(&seg.log_path) {
+            seg.file_time_ms = ms;
         }
         if !rebuild_indexes && !seg.indexes_look_sane() {
             tracing::warn!(segment = %seg.log_path.display(), "index disagrees with the log, rebuilding");
@@ -285,6 +346,29 @@ impl Segment {
         Ok(None)
     }
 
+    /// Calls `f` with the header of every batch from `position` to the end,
+    /// in order, stopping at the first incomplete one. Walks a sequential
+    /// mapping rather than reading header by header: a pass over a whole
+    /// log (rebuilding producer state or epochs) is then one streaming read
+    /// instead of a synchronous small read per batch.
+    pub fn for_each_header_from(&self, position: u64, f: &mut dyn FnMut(&BatchHeader)) -> io::Result<()> {
+        if position >= self.size {
+            return Ok(());
+        }
+        // SAFETY: read-only view of a file this broker owns; the caller holds
+        // the partition, so the segment is not written meanwhile.
+        let map = unsafe { Mmap::map(&*self.log)? };
+        let end = (self.size as usize).min(map.len());
+        if position as usize >= end {
+            return Ok(());
+        }
+        map.advise(memmap2::Advice::Sequential)?;
+        for (_, h) in BatchIter::new(&map[position as usize..end], false) {
+            f(&h);
+        }
+        Ok(())
+    }
+
     /// Position of the first batch whose max timestamp is >= `timestamp`.
     pub fn position_of_timestamp(&self, timestamp: i64) -> io::Result<Option<(u64, BatchHeader)>> {
         let start_offset = self
@@ -304,24 +388,45 @@ impl Segment {
         Ok(bytes::Bytes::from(buf))
     }
 
-    /// Removes the tail from `offset` on (used when recovery or a follower
-    /// truncates); returns whether anything was cut.
-    pub fn truncate_to(&mut self, offset: i64) -> io::Result<bool> {
-        let Some((pos, _)) = self.position_of(offset)? else {
-            return Ok(false);
+    /// Removes every batch whose last offset is >= `offset` (a follower
+    /// truncating, or recovery), cutting both indexes to the entries below
+    /// it and recomputing the largest timestamp from what is left. Returns
+    /// the segment's next offset afterwards (the base offset of the first
+    /// removed batch, or `offset` when nothing was removed), or `None` when
+    /// nothing at or above `offset` was in the segment.
+    pub fn truncate_to(&mut self, offset: i64) -> io::Result<Option<i64>> {
+        let Some((pos, first_cut)) = self.position_of(offset)? else {
+            return Ok(None);
         };
         self.log.set_len(pos)?;
         (&*self.log).seek(SeekFrom::Start(pos))?;
         self.size = pos;
-        self.offset_index.truncate_to_key(offset - self.base_offset);
-        self.time_index.clear();
-        self.next_offset = offset;
-        if pos == 0 {
-            // Kafka's LogSegment.truncateTo: an emptied segment rolls by its
-            // next first batch again.
-            self.first_batch_timestamp = None;
+        let next = first_cut.base_offset.min(offset).max(self.base_offset);
+        let relative = next - self.base_offset;
+        self.offset_index
+            .truncate_while(|e| e.relative_offset as i64 >= relative);
+        self.time_index.truncate_while(|e| e.relative_offset as i64 >= relative);
+        self.next_offset = next;
+        // Kafka's LogSegment.truncateTo: the largest timestamp is recomputed
+        // over what is left; an emptied segment rolls by its next first batch.
+        self.max_timestamp = -1;
+        self.offset_of_max_timestamp = -1;
+        self.first_batch_timestamp = None;
+        self.bytes_since_index = 0;
+        let mut position = 0;
+        while let Some((p, h)) = self.scan_from(position, |_| true)? {
+            if self.first_batch_timestamp.is_none() {
+                self.first_batch_timestamp = Some(h.max_timestamp);
+            }
+            if h.max_timestamp > self.max_timestamp {
+                self.max_timestamp = h.max_timestamp;
+                self.offset_of_max_timestamp = h.last_offset();
+            }
+            position = p + h.total_size() as u64;
         }
-        Ok(true)
+        let last_indexed = self.offset_index.last().map_or(0, |e| e.position as u64);
+        self.bytes_since_index = (self.size - last_indexed.min(self.size)) as u32;
+        Ok(Some(next))
     }
 
     /// The segment stops being active: cut its indexes to their entries.
@@ -329,8 +434,33 @@ impl Segment {
     /// from the page cache and replication unless `flush.*` asks for more
     /// (Kafka flushes rolled segments in the background for the same reason).
     pub fn seal(&mut self) -> io::Result<()> {
+        // Kafka's onBecomeInactiveSegment: a last time-index entry carries
+        // the segment's largest timestamp, so a start that reads no log body
+        // still knows it (retention, ListOffsets). The time index always
+        // keeps a slot free for it.
+        if self.max_timestamp >= 0 {
+            self.time_index.append(TimeEntry {
+                timestamp: self.max_timestamp,
+                relative_offset: (self.offset_of_max_timestamp - self.base_offset) as u32,
+            })?;
+        }
         self.offset_index.trim()?;
         self.time_index.trim()
+    }
+
+    /// The files a background flush of this (sealed) segment must fsync.
+    pub fn sync_files(&self) -> (Arc<File>, [PathBuf; 2]) {
+        (
+            self.log.clone(),
+            [
+                self.offset_index.path().to_path_buf(),
+                self.time_index.path().to_path_buf(),
+            ],
+        )
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
     }
 
     pub fn flush(&self) -> io::Result<()> {
@@ -355,4 +485,10 @@ impl Segment {
         }
         Ok(())
     }
+}
+
+/// A file's modification time in ms since the epoch (a stat, no read).
+fn modified_ms(path: &Path) -> Option<i64> {
+    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+    Some(modified.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as i64)
 }

@@ -1,6 +1,11 @@
 //! The typed records of the cluster metadata log (KRaft's TopicRecord,
-//! PartitionRecord, ConfigRecord, RemoveTopicRecord, ProducerIdsRecord) and
-//! their on-disk encoding: `[u32 length][u32 crc32c][body]`, big-endian.
+//! PartitionRecord, ConfigRecord, RemoveTopicRecord, ProducerIdsRecord,
+//! RegisterBrokerRecord, BrokerRegistrationChangeRecord,
+//! UnregisterBrokerRecord, FeatureLevelRecord) and their on-disk encoding:
+//! `[u32 length][u32 crc32c][body]`, big-endian, the body starting with a
+//! one-byte tag. A tag's layout never changes once written: a record that
+//! gains fields gets a new tag, and the old tag still decodes (with
+//! defaults), so data dirs written by older fjord keep loading.
 
 use bytes::{Buf, BufMut, BytesMut};
 use uuid::Uuid;
@@ -8,6 +13,17 @@ use uuid::Uuid;
 /// ConfigResource types as Kafka numbers them.
 pub const RESOURCE_TOPIC: i8 = 2;
 pub const RESOURCE_BROKER: i8 = 4;
+
+/// One listener a broker registered (KRaft's BrokerEndpoint): what
+/// Metadata and FindCoordinator answers carry for that listener name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerEndpoint {
+    pub name: String,
+    pub host: String,
+    pub port: i32,
+    /// Kafka's SecurityProtocol id (0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL).
+    pub security_protocol: i16,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadataRecord {
@@ -22,6 +38,13 @@ pub enum MetadataRecord {
         isr: Vec<i32>,
         leader: i32,
         leader_epoch: i32,
+        /// Bumped on every change of the partition (KRaft's partitionEpoch),
+        /// so AlterPartition can refuse requests based on an older state.
+        partition_epoch: i32,
+        /// A reassignment in progress (KIP-455): replicas joining and
+        /// leaving; both empty when none is.
+        adding_replicas: Vec<i32>,
+        removing_replicas: Vec<i32>,
     },
     /// `value: None` removes the key (back to the default).
     Config {
@@ -38,6 +61,32 @@ pub enum MetadataRecord {
         broker_id: i32,
         next_producer_id: i64,
     },
+    /// A broker (incarnation) registered; replaces any earlier registration
+    /// of the same id. `broker_epoch` identifies this registration in
+    /// heartbeats.
+    RegisterBroker {
+        broker_id: i32,
+        incarnation_id: Uuid,
+        broker_epoch: i64,
+        listeners: Vec<BrokerEndpoint>,
+        rack: Option<String>,
+        fenced: bool,
+    },
+    /// A registered broker was fenced or unfenced.
+    BrokerRegistrationChange {
+        broker_id: i32,
+        broker_epoch: i64,
+        fenced: bool,
+    },
+    UnregisterBroker {
+        broker_id: i32,
+        broker_epoch: i64,
+    },
+    /// A finalized feature level (e.g. `metadata.version`); level 0 removes it.
+    FeatureLevel {
+        name: String,
+        level: i16,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -45,10 +94,19 @@ pub enum MetadataRecord {
 pub struct DecodeError(&'static str);
 
 const TAG_TOPIC: u8 = 1;
-const TAG_PARTITION: u8 = 2;
 const TAG_CONFIG: u8 = 3;
 const TAG_REMOVE_TOPIC: u8 = 4;
 const TAG_PRODUCER_IDS: u8 = 5;
+const TAG_REGISTER_BROKER: u8 = 6;
+const TAG_BROKER_REGISTRATION_CHANGE: u8 = 7;
+const TAG_UNREGISTER_BROKER: u8 = 8;
+const TAG_FEATURE_LEVEL: u8 = 9;
+/// Partition with `partition_epoch` and the replicas a reassignment adds
+/// and removes. `TAG_PARTITION_V1` (no reassignment) still decodes with
+/// none in progress, and `TAG_PARTITION_V0` (no epoch) with epoch 0.
+const TAG_PARTITION: u8 = 11;
+const TAG_PARTITION_V1: u8 = 10;
+const TAG_PARTITION_V0: u8 = 2;
 
 fn put_str(buf: &mut BytesMut, s: &str) {
     buf.put_u32(s.len() as u32);
@@ -72,6 +130,16 @@ fn put_ids(buf: &mut BytesMut, ids: &[i32]) {
     }
 }
 
+fn put_endpoints(buf: &mut BytesMut, endpoints: &[BrokerEndpoint]) {
+    buf.put_u32(endpoints.len() as u32);
+    for e in endpoints {
+        put_str(buf, &e.name);
+        put_str(buf, &e.host);
+        buf.put_i32(e.port);
+        buf.put_i16(e.security_protocol);
+    }
+}
+
 struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
@@ -89,6 +157,17 @@ impl Reader<'_> {
     fn i8(&mut self) -> Result<i8, DecodeError> {
         self.need(1)?;
         Ok(self.0.get_i8())
+    }
+    fn i16(&mut self) -> Result<i16, DecodeError> {
+        self.need(2)?;
+        Ok(self.0.get_i16())
+    }
+    fn bool(&mut self) -> Result<bool, DecodeError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(DecodeError("bad boolean")),
+        }
     }
     fn i32(&mut self) -> Result<i32, DecodeError> {
         self.need(4)?;
@@ -133,6 +212,23 @@ impl Reader<'_> {
         }
         (0..n).map(|_| self.i32()).collect()
     }
+    fn endpoints(&mut self) -> Result<Vec<BrokerEndpoint>, DecodeError> {
+        let n = self.i32()?;
+        // An endpoint takes at least 14 bytes: two lengths, port, protocol.
+        if n < 0 || n as usize > self.0.remaining() / 14 {
+            return Err(DecodeError("bad endpoint count"));
+        }
+        (0..n)
+            .map(|_| {
+                Ok(BrokerEndpoint {
+                    name: self.str()?,
+                    host: self.str()?,
+                    port: self.i32()?,
+                    security_protocol: self.i16()?,
+                })
+            })
+            .collect()
+    }
 }
 
 impl MetadataRecord {
@@ -150,6 +246,9 @@ impl MetadataRecord {
                 isr,
                 leader,
                 leader_epoch,
+                partition_epoch,
+                adding_replicas,
+                removing_replicas,
             } => {
                 buf.put_u8(TAG_PARTITION);
                 buf.put_slice(topic_id.as_bytes());
@@ -158,6 +257,9 @@ impl MetadataRecord {
                 put_ids(buf, isr);
                 buf.put_i32(*leader);
                 buf.put_i32(*leader_epoch);
+                buf.put_i32(*partition_epoch);
+                put_ids(buf, adding_replicas);
+                put_ids(buf, removing_replicas);
             }
             MetadataRecord::Config {
                 resource_type,
@@ -183,6 +285,45 @@ impl MetadataRecord {
                 buf.put_i32(*broker_id);
                 buf.put_i64(*next_producer_id);
             }
+            MetadataRecord::RegisterBroker {
+                broker_id,
+                incarnation_id,
+                broker_epoch,
+                listeners,
+                rack,
+                fenced,
+            } => {
+                buf.put_u8(TAG_REGISTER_BROKER);
+                buf.put_i32(*broker_id);
+                buf.put_slice(incarnation_id.as_bytes());
+                buf.put_i64(*broker_epoch);
+                put_endpoints(buf, listeners);
+                put_opt_str(buf, rack);
+                buf.put_u8(u8::from(*fenced));
+            }
+            MetadataRecord::BrokerRegistrationChange {
+                broker_id,
+                broker_epoch,
+                fenced,
+            } => {
+                buf.put_u8(TAG_BROKER_REGISTRATION_CHANGE);
+                buf.put_i32(*broker_id);
+                buf.put_i64(*broker_epoch);
+                buf.put_u8(u8::from(*fenced));
+            }
+            MetadataRecord::UnregisterBroker {
+                broker_id,
+                broker_epoch,
+            } => {
+                buf.put_u8(TAG_UNREGISTER_BROKER);
+                buf.put_i32(*broker_id);
+                buf.put_i64(*broker_epoch);
+            }
+            MetadataRecord::FeatureLevel { name, level } => {
+                buf.put_u8(TAG_FEATURE_LEVEL);
+                put_str(buf, name);
+                buf.put_i16(*level);
+            }
         }
     }
 
@@ -202,13 +343,16 @@ impl MetadataRecord {
                 name: r.str()?,
                 topic_id: r.uuid()?,
             },
-            TAG_PARTITION => MetadataRecord::Partition {
+            tag @ (TAG_PARTITION | TAG_PARTITION_V1 | TAG_PARTITION_V0) => MetadataRecord::Partition {
                 topic_id: r.uuid()?,
                 partition: r.i32()?,
                 replicas: r.ids()?,
                 isr: r.ids()?,
                 leader: r.i32()?,
                 leader_epoch: r.i32()?,
+                partition_epoch: if tag == TAG_PARTITION_V0 { 0 } else { r.i32()? },
+                adding_replicas: if tag == TAG_PARTITION { r.ids()? } else { Vec::new() },
+                removing_replicas: if tag == TAG_PARTITION { r.ids()? } else { Vec::new() },
             },
             TAG_CONFIG => MetadataRecord::Config {
                 resource_type: r.i8()?,
@@ -220,6 +364,27 @@ impl MetadataRecord {
             TAG_PRODUCER_IDS => MetadataRecord::ProducerIds {
                 broker_id: r.i32()?,
                 next_producer_id: r.i64()?,
+            },
+            TAG_REGISTER_BROKER => MetadataRecord::RegisterBroker {
+                broker_id: r.i32()?,
+                incarnation_id: r.uuid()?,
+                broker_epoch: r.i64()?,
+                listeners: r.endpoints()?,
+                rack: r.opt_str()?,
+                fenced: r.bool()?,
+            },
+            TAG_BROKER_REGISTRATION_CHANGE => MetadataRecord::BrokerRegistrationChange {
+                broker_id: r.i32()?,
+                broker_epoch: r.i64()?,
+                fenced: r.bool()?,
+            },
+            TAG_UNREGISTER_BROKER => MetadataRecord::UnregisterBroker {
+                broker_id: r.i32()?,
+                broker_epoch: r.i64()?,
+            },
+            TAG_FEATURE_LEVEL => MetadataRecord::FeatureLevel {
+                name: r.str()?,
+                level: r.i16()?,
             },
             _ => return Err(DecodeError("unknown record type")),
         };
@@ -254,7 +419,7 @@ mod tests {
 
     #[test]
     fn records_round_trip() {
-        let id = Uuid::new_v4();
+        let id = Uuid::from_u128(1);
         let records = vec![
             MetadataRecord::Topic {
                 name: "t".into(),
@@ -267,6 +432,20 @@ mod tests {
                 isr: vec![1],
                 leader: 1,
                 leader_epoch: 0,
+                partition_epoch: 4,
+                adding_replicas: vec![],
+                removing_replicas: vec![],
+            },
+            MetadataRecord::Partition {
+                topic_id: id,
+                partition: 3,
+                replicas: vec![2, 3, 1],
+                isr: vec![1],
+                leader: 1,
+                leader_epoch: 2,
+                partition_epoch: 5,
+                adding_replicas: vec![2, 3],
+                removing_replicas: vec![1],
             },
             MetadataRecord::Config {
                 resource_type: RESOURCE_TOPIC,
@@ -278,6 +457,48 @@ mod tests {
             MetadataRecord::ProducerIds {
                 broker_id: 1,
                 next_producer_id: 1000,
+            },
+            MetadataRecord::RegisterBroker {
+                broker_id: 2,
+                incarnation_id: Uuid::from_u128(7),
+                broker_epoch: 42,
+                listeners: vec![
+                    BrokerEndpoint {
+                        name: "PLAINTEXT".into(),
+                        host: "localhost".into(),
+                        port: 9092,
+                        security_protocol: 0,
+                    },
+                    BrokerEndpoint {
+                        name: "SSL".into(),
+                        host: "h".into(),
+                        port: 9093,
+                        security_protocol: 1,
+                    },
+                ],
+                rack: Some("r1".into()),
+                fenced: true,
+            },
+            MetadataRecord::RegisterBroker {
+                broker_id: 3,
+                incarnation_id: Uuid::from_u128(8),
+                broker_epoch: 43,
+                listeners: vec![],
+                rack: None,
+                fenced: false,
+            },
+            MetadataRecord::BrokerRegistrationChange {
+                broker_id: 2,
+                broker_epoch: 42,
+                fenced: false,
+            },
+            MetadataRecord::UnregisterBroker {
+                broker_id: 3,
+                broker_epoch: 43,
+            },
+            MetadataRecord::FeatureLevel {
+                name: "metadata.version".into(),
+                level: 27,
             },
         ];
         let mut buf = BytesMut::new();
@@ -292,5 +513,105 @@ mod tests {
         }
         assert_eq!(out, records);
         assert_eq!(MetadataRecord::decode(&buf[..5]).unwrap(), None);
+    }
+
+    /// A partition record as fjord wrote it before partition epochs (tag 2)
+    /// still loads, with partition epoch 0.
+    #[test]
+    fn old_partition_records_decode_with_epoch_zero() {
+        let id = Uuid::from_u128(9);
+        let mut body = BytesMut::new();
+        body.put_u8(TAG_PARTITION_V0);
+        body.put_slice(id.as_bytes());
+        body.put_i32(3);
+        put_ids(&mut body, &[1, 2]);
+        put_ids(&mut body, &[2]);
+        body.put_i32(2);
+        body.put_i32(5);
+        let mut buf = BytesMut::new();
+        buf.put_u32(body.len() as u32);
+        buf.put_u32(crc32c::crc32c(&body));
+        buf.put_slice(&body);
+        let (record, used) = MetadataRecord::decode(&buf).unwrap().unwrap();
+        assert_eq!(used, buf.len());
+        assert_eq!(
+            record,
+            MetadataRecord::Partition {
+                topic_id: id,
+                partition: 3,
+                replicas: vec![1, 2],
+                isr: vec![2],
+                leader: 2,
+                leader_epoch: 5,
+                partition_epoch: 0,
+                adding_replicas: vec![],
+                removing_replicas: vec![],
+            }
+        );
+    }
+
+    /// A partition record as fjord wrote it before reassignments (tag 10)
+    /// still loads, with none in progress.
+    #[test]
+    fn partition_records_without_reassignment_decode() {
+        let id = Uuid::from_u128(9);
+        let mut body = BytesMut::new();
+        body.put_u8(TAG_PARTITION_V1);
+        body.put_slice(id.as_bytes());
+        body.put_i32(0);
+        put_ids(&mut body, &[1, 2]);
+        put_ids(&mut body, &[1, 2]);
+        body.put_i32(1);
+        body.put_i32(3);
+        body.put_i32(7);
+        let mut buf = BytesMut::new();
+        buf.put_u32(body.len() as u32);
+        buf.put_u32(crc32c::crc32c(&body));
+        buf.put_slice(&body);
+        let (record, _) = MetadataRecord::decode(&buf).unwrap().unwrap();
+        assert_eq!(
+            record,
+            MetadataRecord::Partition {
+                topic_id: id,
+                partition: 0,
+                replicas: vec![1, 2],
+                isr: vec![1, 2],
+                leader: 1,
+                leader_epoch: 3,
+                partition_epoch: 7,
+                adding_replicas: vec![],
+                removing_replicas: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn hostile_counts_and_booleans_are_refused() {
+        let framed = |body: &[u8]| {
+            let mut buf = BytesMut::new();
+            buf.put_u32(body.len() as u32);
+            buf.put_u32(crc32c::crc32c(body));
+            buf.put_slice(body);
+            buf
+        };
+        let mut body = BytesMut::new();
+        body.put_u8(TAG_REGISTER_BROKER);
+        body.put_i32(1);
+        body.put_slice(Uuid::from_u128(1).as_bytes());
+        body.put_i64(1);
+        body.put_i32(i32::MAX);
+        assert_eq!(
+            MetadataRecord::decode(&framed(&body)).unwrap_err(),
+            DecodeError("bad endpoint count")
+        );
+        let mut body = BytesMut::new();
+        body.put_u8(TAG_BROKER_REGISTRATION_CHANGE);
+        body.put_i32(1);
+        body.put_i64(1);
+        body.put_u8(2);
+        assert_eq!(
+            MetadataRecord::decode(&framed(&body)).unwrap_err(),
+            DecodeError("bad boolean")
+        );
     }
 }

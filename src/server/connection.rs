@@ -13,12 +13,15 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::frame::{peek_key_version, read_frame};
 use super::ordering::Sequencer;
 use crate::broker::Broker;
+use crate::handlers::access::Access;
 use crate::handlers::{self, api_versions, RequestContext};
+use crate::metadata::raft::RAFT_API_KEY;
 
 /// Requests of one connection being worked on at once; the reader stops
 /// reading while this many responses are outstanding.
@@ -38,10 +41,13 @@ pub async fn run(
     peer: SocketAddr,
     listener: Arc<str>,
     mut shutdown: watch::Receiver<bool>,
+    tasks: TaskTracker,
 ) {
     let (mut reader, mut writer) = socket.into_split();
     let (queue, mut replies) = mpsc::channel::<oneshot::Receiver<Reply>>(MAX_IN_FLIGHT_PER_CONNECTION);
-    let writer_task = tokio::spawn(async move {
+    // Once shutdown stops the reader, the writer still sends every queued
+    // response: in-flight requests are answered before the connection closes.
+    let writer_task = tasks.spawn(async move {
         while let Some(next) = replies.recv().await {
             match next.await {
                 Ok(Reply::Bytes(b)) => {
@@ -56,6 +62,7 @@ pub async fn run(
         let _ = writer.shutdown().await;
     });
     let mut sequencer = Sequencer::default();
+    let from_controller_listener = broker.config.is_controller_listener(&listener);
     let max = broker.config.socket_request_max_bytes;
     loop {
         let frame = tokio::select! {
@@ -72,6 +79,33 @@ pub async fn run(
             }
         };
         let (key, version) = peek_key_version(&frame);
+        if key == RAFT_API_KEY {
+            // The metadata quorum's own RPCs (metadata/raft/network.rs),
+            // one at a time per connection.
+            let (tx, rx) = oneshot::channel();
+            if queue.send(rx).await.is_err() {
+                break;
+            }
+            let (turn, done) = sequencer.admit(Access::ORDERED);
+            let broker = broker.clone();
+            tasks.spawn(async move {
+                turn.wait().await;
+                let reply = raft_reply(&broker, frame, version).await;
+                drop(done);
+                let _ = tx.send(reply);
+            });
+            continue;
+        }
+        // Clients wait until this broker has joined the cluster (a broker
+        // listener serves raft traffic to a learner before that; controller
+        // listeners serve the quorum and registering brokers at once).
+        if !broker.is_serving() && !from_controller_listener {
+            tokio::select! {
+                _ = broker.serving() => {}
+                _ = shutdown.changed() => break,
+            }
+        }
+        let arrived = std::time::Instant::now();
         let request = match decode(frame) {
             Ok(r) => r,
             Err(Rejected::UnsupportedApiVersions(correlation_id)) => {
@@ -95,7 +129,7 @@ pub async fn run(
         let broker = broker.clone();
         let listener = listener.clone();
         let span = tracing::debug_span!("request", api = ?request.2, version, correlation_id = request.0.correlation_id, %peer);
-        tokio::spawn(
+        tasks.spawn(
             async move {
                 turn.wait().await;
                 let (header, body, api) = request;
@@ -104,6 +138,8 @@ pub async fn run(
                     header,
                     peer,
                     listener,
+                    from_controller_listener,
+                    ordering: std::sync::Mutex::new(Some(done)),
                 };
                 let mut out = response_prefix(&ctx.header, api);
                 let reply = match handlers::dispatch(&ctx, api, body, &mut out).await {
@@ -114,7 +150,8 @@ pub async fn run(
                         Reply::Close
                     }
                 };
-                drop(done);
+                ctx.taken_effect();
+                ctx.broker.metrics.record_request(key, arrived.elapsed());
                 let _ = tx.send(reply);
             }
             .instrument(span),
@@ -122,6 +159,33 @@ pub async fn run(
     }
     drop(queue);
     let _ = writer_task.await;
+}
+
+/// Serves one raft RPC frame: request header v2, then the RPC body; the
+/// answer carries response header v1. A refused RPC closes the connection.
+async fn raft_reply(broker: &Broker, mut frame: Bytes, version: i16) -> Reply {
+    let header = match RequestHeader::decode(&mut frame, 2) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::info!(error = %e, "closing connection: bad raft request header");
+            return Reply::Close;
+        }
+    };
+    match broker.raft.handle_rpc(version, frame).await {
+        Ok(body) => {
+            let mut out = BytesMut::with_capacity(body.len() + 16);
+            out.put_i32(0);
+            let mut rh = ResponseHeader::default();
+            rh.correlation_id = header.correlation_id;
+            rh.encode(&mut out, 1).expect("a response header always encodes");
+            out.put_slice(&body);
+            Reply::Bytes(finish_frame(out))
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "closing connection: raft request refused");
+            Reply::Close
+        }
+    }
 }
 
 enum Rejected {

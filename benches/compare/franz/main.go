@@ -18,6 +18,8 @@
 // start, without a group (the broker's fetch path only), and reports the
 // throughput of record bytes.
 //
+// BOOTSTRAP is one host:port or a comma-separated list of them.
+//
 // Each prints one line "RESULT key=value ..." on stdout; diagnostics go to stderr.
 package main
 
@@ -29,6 +31,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,7 +86,7 @@ func fail(what string, err error) {
 // (a backfill of old data; segment rolling must not depend on it).
 func produce(bootstrap, topic string, records, recordBytes int, acks string, lingerMs, batchBytes int, backdate time.Duration) {
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(bootstrap),
+		kgo.SeedBrokers(strings.Split(bootstrap, ",")...),
 		kgo.DefaultProduceTopic(topic),
 		kgo.ProducerLinger(time.Duration(lingerMs) * time.Millisecond),
 		kgo.ProducerBatchMaxBytes(int32(batchBytes)),
@@ -154,7 +157,7 @@ func produce(bootstrap, topic string, records, recordBytes int, acks string, lin
 
 func consume(bootstrap, topic string, records int) {
 	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(bootstrap),
+		kgo.SeedBrokers(strings.Split(bootstrap, ",")...),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxBytes(64<<20),
@@ -196,7 +199,7 @@ func endToEnd(bootstrap, topic string, rate, recordBytes, warmupS, measureS int)
 	// Send times are nanoseconds since base on Go's monotonic clock.
 	base := time.Now()
 	consumer, err := kgo.NewClient(
-		kgo.SeedBrokers(bootstrap),
+		kgo.SeedBrokers(strings.Split(bootstrap, ",")...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtEnd()}}),
 	)
 	if err != nil {
@@ -204,7 +207,7 @@ func endToEnd(bootstrap, topic string, rate, recordBytes, warmupS, measureS int)
 	}
 	defer consumer.Close()
 	producer, err := kgo.NewClient(
-		kgo.SeedBrokers(bootstrap),
+		kgo.SeedBrokers(strings.Split(bootstrap, ",")...),
 		kgo.DefaultProduceTopic(topic),
 		kgo.RequiredAcks(kgo.LeaderAck()),
 		kgo.DisableIdempotentWrite(),

@@ -32,8 +32,9 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * "RESULT key=value ..." on stdout; diagnostics go to stderr.
  *
  * <pre>
- *   Bench create-topics BOOTSTRAP TOPIC:PARTITIONS...
+ *   Bench create-topics BOOTSTRAP [--replication-factor N] [--config KEY=VALUE]... TOPIC:PARTITIONS...
  *   Bench delete-topics BOOTSTRAP TOPIC...
+ *   Bench isr BOOTSTRAP TOPIC
  *   Bench consume BOOTSTRAP TOPIC TIMEOUT_S
  *   Bench e2e BOOTSTRAP TOPIC RATE_PER_S RECORD_BYTES WARMUP_S MEASURE_S
  * </pre>
@@ -49,6 +50,12 @@ public final class Bench {
                     usage();
                 }
                 createTopics(args[1], Arrays.copyOfRange(args, 2, args.length));
+            }
+            case "isr" -> {
+                need(args, 3);
+                try (Admin admin = admin(args[1])) {
+                    System.out.println("RESULT " + isr(admin, args[2]));
+                }
             }
             case "delete-topics" -> {
                 if (args.length < 3) {
@@ -76,30 +83,51 @@ public final class Bench {
     }
 
     private static void usage() {
-        System.err.println("usage: Bench create-topics BOOTSTRAP TOPIC:PARTITIONS... | delete-topics BOOTSTRAP TOPIC..."
+        System.err.println("usage: Bench create-topics BOOTSTRAP [--replication-factor N] [--config KEY=VALUE]..."
+                + " TOPIC:PARTITIONS... | delete-topics BOOTSTRAP TOPIC... | isr BOOTSTRAP TOPIC"
                 + " | consume BOOTSTRAP TOPIC TIMEOUT_S"
                 + " | e2e BOOTSTRAP TOPIC RATE_PER_S RECORD_BYTES WARMUP_S MEASURE_S");
         System.exit(2);
     }
 
     /**
-     * Creates topics (replication factor 1) and returns once every partition
-     * answers ListOffsets: a KRaft broker can name a leader in metadata a
-     * moment before that leader accepts requests.
+     * Creates topics (replication factor 1 unless --replication-factor, with
+     * the --config topic configs) and returns once every partition answers
+     * ListOffsets: a KRaft broker can name a leader in metadata a moment
+     * before that leader accepts requests. With a replication factor above 1
+     * it also waits until every partition's ISR holds all its replicas.
      */
-    private static void createTopics(String bootstrap, String[] specs) throws Exception {
+    private static void createTopics(String bootstrap, String[] args) throws Exception {
         long start = System.nanoTime();
+        short rf = 1;
+        Map<String, String> configs = new HashMap<>();
+        List<String> specs = new ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--replication-factor") && i + 1 < args.length) {
+                rf = Short.parseShort(args[++i]);
+            } else if (args[i].equals("--config") && i + 1 < args.length) {
+                String kv = args[++i];
+                int eq = kv.indexOf('=');
+                configs.put(kv.substring(0, eq), kv.substring(eq + 1));
+            } else {
+                specs.add(args[i]);
+            }
+        }
+        if (specs.isEmpty()) {
+            usage();
+        }
         List<NewTopic> topics = new ArrayList<>();
         Map<TopicPartition, OffsetSpec> offsets = new HashMap<>();
         for (String spec : specs) {
             int colon = spec.lastIndexOf(':');
             String topic = spec.substring(0, colon);
             int partitions = Integer.parseInt(spec.substring(colon + 1));
-            topics.add(new NewTopic(topic, partitions, (short) 1));
+            topics.add(new NewTopic(topic, partitions, rf).configs(configs));
             for (int i = 0; i < partitions; i++) {
                 offsets.put(new TopicPartition(topic, i), OffsetSpec.latest());
             }
         }
+        String replicas = "";
         try (Admin admin = admin(bootstrap)) {
             admin.createTopics(topics).all().get(120, TimeUnit.SECONDS);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
@@ -114,9 +142,45 @@ public final class Bench {
                     Thread.sleep(100);
                 }
             }
+            if (rf > 1) {
+                for (NewTopic t : topics) {
+                    while (true) {
+                        String s = isr(admin, t.name());
+                        if (s.contains(" full=true")) {
+                            replicas += " " + s;
+                            break;
+                        }
+                        if (System.nanoTime() > deadline) {
+                            throw new IllegalStateException("ISR not full 120 s after creation: " + s);
+                        }
+                        Thread.sleep(100);
+                    }
+                }
+            }
         }
-        System.out.printf("RESULT topics=%d partitions=%d seconds=%.3f%n", topics.size(), offsets.size(),
-                (System.nanoTime() - start) / 1e9);
+        System.out.printf("RESULT topics=%d partitions=%d seconds=%.3f%s%n", topics.size(), offsets.size(),
+                (System.nanoTime() - start) / 1e9, replicas);
+    }
+
+    /**
+     * One line about a topic's replicas: "topic=T partitions=P replicas=R
+     * isr=I full=B leaders=L" with R and I summed over the partitions and L
+     * the leader of each partition in partition order (node ids, '-' for
+     * none), e.g. leaders=1,2,3.
+     */
+    private static String isr(Admin admin, String topic) throws Exception {
+        var d = admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic);
+        int replicas = 0, isr = 0;
+        List<String> leaders = new ArrayList<>();
+        var parts = new ArrayList<>(d.partitions());
+        parts.sort((a, b) -> Integer.compare(a.partition(), b.partition()));
+        for (var p : parts) {
+            replicas += p.replicas().size();
+            isr += p.isr().size();
+            leaders.add(p.leader() == null ? "-" : Integer.toString(p.leader().id()));
+        }
+        return String.format("topic=%s partitions=%d replicas=%d isr=%d full=%b leaders=%s", topic, parts.size(),
+                replicas, isr, isr == replicas && !leaders.contains("-"), String.join(",", leaders));
     }
 
     private static Admin admin(String bootstrap) {

@@ -1,8 +1,8 @@
 //! Runs the group state machines: looks groups up, runs their timers on
 //! tokio, and writes their offsets and metadata to `__consumer_offsets`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,13 +11,40 @@ use kafka_protocol::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::records::{self, GroupMetadataValue, MemberValue, RecordKey};
 use super::state::{CommittedOffset, Group, GroupConfig, GroupState, JoinRequest, JoinResult, SyncResult, Timer};
-use crate::broker::now_ms;
-use crate::replication::ReplicaManager;
+use crate::clock::now_ms;
+use crate::replication::partition::{Isolation, PartitionError};
+use crate::replication::{Partition, ReplicaManager};
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Records the coordinator appended to `__consumer_offsets`, to be
+/// replicated before the request that wrote them is answered (the
+/// coordinator writes with acks=all, as Kafka's does).
+pub struct Written {
+    part: Arc<Partition>,
+    base_offset: i64,
+    end_offset: i64,
+    leader_epoch: i32,
+}
+
+impl Written {
+    /// Waits until every in-sync replica holds the records; the error is
+    /// what Kafka's coordinator answers for a write that did not complete.
+    pub async fn replicated(self, timeout: Duration) -> Result<(), ResponseError> {
+        self.part
+            .wait_for_replication(self.end_offset, self.leader_epoch, timeout)
+            .await
+            .map_err(|e| match e {
+                PartitionError::NotLeader => ResponseError::NotCoordinator,
+                _ => ResponseError::CoordinatorNotAvailable,
+            })
+    }
+}
 
 /// Settings of the coordinator, from the broker config.
 #[derive(Debug, Clone)]
@@ -45,6 +72,13 @@ pub struct GroupCoordinator {
     /// records written since its last checkpoint. Lock order: this, then a
     /// group's lock.
     writers: Vec<Mutex<u64>>,
+    /// The `__consumer_offsets` partitions this node leads, and whether
+    /// each has been replayed (`true`) or is still loading. A group whose
+    /// partition is not here is coordinated elsewhere.
+    owned: RwLock<HashMap<i32, bool>>,
+    /// Rebalance and session timers, owned so shutdown can stop them.
+    timers: TaskTracker,
+    stop_timers: CancellationToken,
 }
 
 /// Records written to a `__consumer_offsets` partition before the
@@ -70,6 +104,74 @@ impl GroupCoordinator {
             config,
             replicas,
             writers,
+            owned: RwLock::new(HashMap::new()),
+            timers: TaskTracker::new(),
+            stop_timers: CancellationToken::new(),
+        }
+    }
+
+    /// Cancels every pending timer and waits for the timer tasks to end; no
+    /// timer fires (and writes to `__consumer_offsets`) after this returns.
+    pub async fn stop_timers(&self) {
+        self.stop_timers.cancel();
+        self.timers.close();
+        self.timers.wait().await;
+    }
+
+    /// Kafka's answer to a group request sent to a node that does not
+    /// coordinate the group: NOT_COORDINATOR when another node leads its
+    /// partition, COORDINATOR_LOAD_IN_PROGRESS while it is being replayed.
+    pub fn coordinator_error(&self, group: &str) -> Option<ResponseError> {
+        match self
+            .owned
+            .read()
+            .expect("ownership lock is never poisoned")
+            .get(&self.partition_for(group))
+        {
+            Some(true) => None,
+            Some(false) => Some(ResponseError::CoordinatorLoadInProgress),
+            None => Some(ResponseError::NotCoordinator),
+        }
+    }
+
+    /// Follows leadership of `__consumer_offsets`: replays the partitions
+    /// this node now leads and drops the groups of those it no longer leads
+    /// (their new coordinator replays them). Reads the log: call it off the
+    /// runtime workers.
+    pub fn set_leadership(&self, led: &BTreeSet<i32>) {
+        let (gained, lost): (Vec<i32>, Vec<i32>) = {
+            let mut owned = self.owned.write().expect("ownership lock is never poisoned");
+            let lost: Vec<i32> = owned.keys().filter(|p| !led.contains(p)).copied().collect();
+            for p in &lost {
+                owned.remove(p);
+            }
+            let gained: Vec<i32> = led.iter().filter(|p| !owned.contains_key(p)).copied().collect();
+            for p in &gained {
+                owned.insert(*p, false);
+            }
+            (gained, lost)
+        };
+        if !lost.is_empty() {
+            let mut groups = self.groups.lock().expect("group map lock is never poisoned");
+            groups.retain(|id, _| !lost.contains(&self.partition_for(id)));
+            for p in &lost {
+                if let Some(w) = self.writers.get(*p as usize) {
+                    *w.lock().expect("writer lock is never poisoned") = 0;
+                }
+            }
+            tracing::info!(partitions = ?lost, "no longer coordinating the groups of these __consumer_offsets partitions");
+        }
+        for p in gained {
+            let loaded = self.load_partition(p);
+            let mut owned = self.owned.write().expect("ownership lock is never poisoned");
+            if let Some(state) = owned.get_mut(&p) {
+                *state = true;
+            }
+            tracing::debug!(
+                partition = p,
+                records = loaded,
+                "coordinating the groups of __consumer_offsets partition"
+            );
         }
     }
 
@@ -124,7 +226,12 @@ impl GroupCoordinator {
 
     /// Appends records to the group's `__consumer_offsets` partition (the
     /// caller holds its writer); returns the first offset written.
-    fn append(&self, writer: &mut u64, group: &str, kvs: Vec<(Bytes, Option<Bytes>)>) -> Result<i64, ResponseError> {
+    fn append(
+        &self,
+        writer: &mut u64,
+        group: &str,
+        kvs: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<Written, ResponseError> {
         self.append_to(writer, self.partition_for(group), kvs)
     }
 
@@ -133,7 +240,7 @@ impl GroupCoordinator {
         writer: &mut u64,
         partition: i32,
         kvs: Vec<(Bytes, Option<Bytes>)>,
-    ) -> Result<i64, ResponseError> {
+    ) -> Result<Written, ResponseError> {
         let part = self
             .replicas
             .get(OFFSETS_TOPIC, partition)
@@ -171,12 +278,21 @@ impl GroupCoordinator {
             },
         )
         .map_err(|_| ResponseError::UnknownServerError)?;
-        let info = part.append(&buf.freeze(), -1, now).map_err(|e| {
+        let leader_epoch = part.leader_epoch();
+        let info = part.append_as_leader(&buf.freeze(), -1, now).map_err(|e| {
             tracing::warn!(partition, error = %e, "write to __consumer_offsets failed");
-            ResponseError::CoordinatorNotAvailable
+            match e {
+                PartitionError::NotLeader => ResponseError::NotCoordinator,
+                _ => ResponseError::CoordinatorNotAvailable,
+            }
         })?;
         *writer += count;
-        Ok(info.base_offset)
+        Ok(Written {
+            part,
+            base_offset: info.base_offset,
+            end_offset: info.last_offset + 1,
+            leader_epoch,
+        })
     }
 
     /// Once enough has been written to a partition, rewrites the live state
@@ -227,8 +343,8 @@ impl GroupCoordinator {
         while chunks.peek().is_some() {
             let chunk: Vec<_> = chunks.by_ref().take(CHECKPOINT_BATCH_RECORDS).collect();
             match self.append_to(writer, partition, chunk) {
-                Ok(base) if first => {
-                    start = base;
+                Ok(w) if first => {
+                    start = w.base_offset;
                     first = false;
                 }
                 Ok(_) => {}
@@ -253,9 +369,12 @@ impl GroupCoordinator {
                 Timer::Rebalance { deadline_ms, .. } | Timer::Session { deadline_ms, .. } => *deadline_ms,
             };
             let delay = Duration::from_millis((deadline - now_ms()).max(0) as u64);
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                coordinator.fire(&group_id, timer);
+            let stop = self.stop_timers.clone();
+            self.timers.spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => coordinator.fire(&group_id, timer),
+                    _ = stop.cancelled() => {}
+                }
             });
         }
     }
@@ -280,6 +399,9 @@ impl GroupCoordinator {
     }
 
     pub async fn join(self: &Arc<Self>, group_id: &str, req: JoinRequest) -> JoinResult {
+        if let Some(e) = self.coordinator_error(group_id) {
+            return JoinResult::error(e, &req.member_id);
+        }
         let member_id = req.member_id.clone();
         let wait_ms = req.rebalance_timeout_ms.max(req.session_timeout_ms) as u64 + 5_000;
         let (tx, rx) = oneshot::channel();
@@ -306,6 +428,9 @@ impl GroupCoordinator {
         protocol_name: Option<&str>,
         assignments: Vec<(String, Bytes)>,
     ) -> SyncResult {
+        if let Some(e) = self.coordinator_error(group_id) {
+            return SyncResult::error(e);
+        }
         let (tx, rx) = oneshot::channel();
         let outcome = self.with_group(group_id, false, |g| {
             let session_ms = g
@@ -351,6 +476,9 @@ impl GroupCoordinator {
         instance_id: Option<&str>,
         generation_id: i32,
     ) -> Option<ResponseError> {
+        if let Some(e) = self.coordinator_error(group_id) {
+            return Some(e);
+        }
         let Some(((error, timer), _)) = self.with_group(group_id, false, |g| {
             g.heartbeat(member_id, instance_id, generation_id, now_ms())
         }) else {
@@ -366,6 +494,9 @@ impl GroupCoordinator {
         group_id: &str,
         members: &[(String, Option<String>)],
     ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
+        if let Some(e) = self.coordinator_error(group_id) {
+            return Err(e);
+        }
         let config = self.config.group.clone();
         let outcome = self.with_group(group_id, false, |g| {
             let mut timers = Vec::new();
@@ -387,7 +518,8 @@ impl GroupCoordinator {
         Ok(results)
     }
 
-    /// OffsetCommit: checks membership, writes the offsets, then applies them.
+    /// OffsetCommit: checks membership, writes the offsets, then applies
+    /// them; the caller answers once what was written is replicated.
     pub fn commit(
         self: &Arc<Self>,
         group_id: &str,
@@ -395,7 +527,10 @@ impl GroupCoordinator {
         instance_id: Option<&str>,
         generation_id: i32,
         offsets: Vec<((String, i32), CommittedOffset)>,
-    ) -> Result<(), ResponseError> {
+    ) -> Result<Option<Written>, ResponseError> {
+        if let Some(e) = self.coordinator_error(group_id) {
+            return Err(e);
+        }
         let simple = generation_id < 0 && member_id.is_empty();
         let (check, _) = self
             .with_group(group_id, simple, |g| {
@@ -405,7 +540,7 @@ impl GroupCoordinator {
         let timer = check?;
         self.schedule(group_id, timer.into_iter().collect());
         if offsets.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let kvs = offsets
             .iter()
@@ -421,14 +556,14 @@ impl GroupCoordinator {
         // Applied under the partition's writer, so a checkpoint never
         // rewrites a value older than one already in the log.
         let mut writer = self.writer(group_id);
-        self.append(&mut writer, group_id, kvs)?;
+        let written = self.append(&mut writer, group_id, kvs)?;
         self.with_group(group_id, true, |g| {
             for (tp, o) in offsets {
                 g.offsets.insert(tp, o);
             }
         });
         self.maybe_checkpoint(&mut writer, self.partition_for(group_id));
-        Ok(())
+        Ok(Some(written))
     }
 
     /// Committed offsets of a group: all of them, or those asked for.
@@ -515,6 +650,9 @@ impl GroupCoordinator {
 
     /// DeleteGroups for one group: only Empty groups; writes tombstones.
     pub fn delete_group(&self, group_id: &str) -> Result<(), ResponseError> {
+        if let Some(e) = self.coordinator_error(group_id) {
+            return Err(e);
+        }
         let mut writer = self.writer(group_id);
         let g = self.group(group_id, false).ok_or(ResponseError::GroupIdNotFound)?;
         let mut tombstones = Vec::new();
@@ -558,6 +696,9 @@ impl GroupCoordinator {
         group_id: &str,
         partitions: &[(String, i32)],
     ) -> Result<Vec<Option<ResponseError>>, ResponseError> {
+        if let Some(e) = self.coordinator_error(group_id) {
+            return Err(e);
+        }
         let mut writer = self.writer(group_id);
         let g = self.group(group_id, false).ok_or(ResponseError::GroupIdNotFound)?;
         let mut g = g.lock().expect("group lock is never poisoned");
@@ -669,63 +810,58 @@ impl GroupCoordinator {
         }
     }
 
-    /// Rebuilds groups and offsets by replaying every hosted
-    /// `__consumer_offsets` partition (at start-up, before serving).
-    pub fn load(&self) {
+    /// Rebuilds the groups and offsets of one `__consumer_offsets`
+    /// partition by replaying it; returns the records applied.
+    fn load_partition(&self, partition: i32) -> usize {
         let mut loaded = 0usize;
-        for partition in 0..self.config.num_partitions {
-            let Some(part) = self.replicas.get(OFFSETS_TOPIC, partition) else {
-                continue;
+        let Some(part) = self.replicas.get(OFFSETS_TOPIC, partition) else {
+            return 0;
+        };
+        let mut offset = part.offsets().log_start_offset;
+        loop {
+            let snap = match part.fetch(offset, 1 << 20, true, Isolation::LogEnd, None) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(partition, error = %e, "cannot replay __consumer_offsets");
+                    break;
+                }
             };
-            let mut offset = part.offsets().log_start_offset;
-            loop {
-                let snap = match part.fetch(offset, 1 << 20, true, None) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(partition, error = %e, "cannot replay __consumer_offsets");
-                        break;
-                    }
+            let Some(plan) = snap.plan else { break };
+            let Ok(mut data) = plan.read() else { break };
+            let before = offset;
+            while data.len() >= crate::log::batch::HEADER_SIZE {
+                let Ok(h) = crate::log::batch::BatchHeader::parse(&data) else {
+                    break;
                 };
-                let Some(plan) = snap.plan else { break };
-                let Ok(mut data) = plan.read() else { break };
-                let before = offset;
-                while data.len() >= crate::log::batch::HEADER_SIZE {
-                    let Ok(h) = crate::log::batch::BatchHeader::parse(&data) else {
-                        break;
-                    };
-                    if h.total_size() > data.len() {
-                        break;
-                    }
-                    let mut one = data.split_to(h.total_size());
-                    offset = h.last_offset() + 1;
-                    if h.is_control() {
-                        continue;
-                    }
-                    if let Ok(set) = RecordBatchDecoder::decode(&mut one) {
-                        for r in set.records {
-                            if let Some(k) = r.key.as_deref().and_then(RecordKey::decode) {
-                                self.apply_loaded(k, r.value);
-                                loaded += 1;
-                                // A long replay is checkpointed at the next write.
-                                *self.writers[partition as usize]
-                                    .lock()
-                                    .expect("writer lock is never poisoned") += 1;
-                            }
+                if h.total_size() > data.len() {
+                    break;
+                }
+                let mut one = data.split_to(h.total_size());
+                offset = h.last_offset() + 1;
+                if h.is_control() {
+                    continue;
+                }
+                if let Ok(set) = RecordBatchDecoder::decode(&mut one) {
+                    for r in set.records {
+                        if let Some(k) = r.key.as_deref().and_then(RecordKey::decode) {
+                            self.apply_loaded(k, r.value);
+                            loaded += 1;
+                            // A long replay is checkpointed at the next write.
+                            *self.writers[partition as usize]
+                                .lock()
+                                .expect("writer lock is never poisoned") += 1;
                         }
                     }
                 }
-                if offset == before {
-                    break;
-                }
+            }
+            if offset == before {
+                break;
             }
         }
         if loaded > 0 {
-            tracing::info!(
-                records = loaded,
-                groups = self.groups.lock().expect("lock").len(),
-                "loaded consumer groups"
-            );
+            tracing::info!(partition, records = loaded, "loaded consumer groups");
         }
+        loaded
     }
 
     fn apply_loaded(&self, key: RecordKey, value: Option<Bytes>) {

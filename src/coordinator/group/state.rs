@@ -90,7 +90,7 @@ pub struct SyncResult {
 }
 
 impl SyncResult {
-    fn error(e: ResponseError) -> Self {
+    pub(crate) fn error(e: ResponseError) -> Self {
         SyncResult {
             error: Some(e),
             protocol_type: None,
