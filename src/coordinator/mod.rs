@@ -1,5 +1,6 @@
-//! Coordinators: state machines that sit beside the log (producer ids here;
-//! consumer groups and transactions join with their issues).
+//! Coordinators: state machines that sit beside the log (producer ids,
+//! consumer groups, transactions).
 
 pub mod group;
 pub mod producer_ids;
+pub mod transaction;
