@@ -161,22 +161,13 @@ fn illegal(msg: String) -> TxnError {
     TxnError::Illegal(msg)
 }
 
-/// One transactional id's state on its coordinator.
+/// One transactional id's state on its coordinator: the state its last
+/// written record holds, and the change being written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxnMetadata {
     pub transactional_id: String,
-    pub producer_id: i64,
-    pub previous_producer_id: i64,
-    pub next_producer_id: i64,
-    pub producer_epoch: i16,
-    pub last_producer_epoch: i16,
-    pub timeout_ms: i32,
-    pub state: TxnState,
-    pub partitions: BTreeSet<TopicPartition>,
-    pub start_ms: i64,
-    pub last_update_ms: i64,
-    pub client_version: i16,
-    /// The state a written-but-not-yet-completed record moves it to.
+    pub current: TxnTransition,
+    /// The state a prepared (being written) record moves it to.
     pub pending: Option<TxnState>,
     /// A fence whose record failed to be written: the next fence keeps the
     /// epoch it already raised (that epoch was never handed out).
@@ -207,57 +198,44 @@ pub enum EndStep {
 impl TxnMetadata {
     /// A transactional id seen for the first time (Empty, no epoch yet).
     pub fn new(transactional_id: &str, producer_id: i64, timeout_ms: i32, now_ms: i64) -> TxnMetadata {
-        TxnMetadata {
-            transactional_id: transactional_id.to_string(),
-            producer_id,
-            previous_producer_id: NO_PRODUCER_ID,
-            next_producer_id: NO_PRODUCER_ID,
-            producer_epoch: NO_PRODUCER_EPOCH,
-            last_producer_epoch: NO_PRODUCER_EPOCH,
-            timeout_ms,
-            state: TxnState::Empty,
-            partitions: BTreeSet::new(),
-            start_ms: -1,
-            last_update_ms: now_ms,
-            client_version: 0,
-            pending: None,
-            failed_epoch_fence: false,
-        }
+        TxnMetadata::from_record(
+            transactional_id,
+            TxnTransition {
+                producer_id,
+                previous_producer_id: NO_PRODUCER_ID,
+                next_producer_id: NO_PRODUCER_ID,
+                producer_epoch: NO_PRODUCER_EPOCH,
+                last_producer_epoch: NO_PRODUCER_EPOCH,
+                timeout_ms,
+                state: TxnState::Empty,
+                partitions: BTreeSet::new(),
+                start_ms: -1,
+                last_update_ms: now_ms,
+                client_version: 0,
+            },
+        )
     }
 
     /// The transaction a loaded record describes.
-    pub fn from_record(transactional_id: &str, r: TxnTransition) -> TxnMetadata {
+    pub fn from_record(transactional_id: &str, current: TxnTransition) -> TxnMetadata {
         TxnMetadata {
             transactional_id: transactional_id.to_string(),
-            producer_id: r.producer_id,
-            previous_producer_id: r.previous_producer_id,
-            next_producer_id: r.next_producer_id,
-            producer_epoch: r.producer_epoch,
-            last_producer_epoch: r.last_producer_epoch,
-            timeout_ms: r.timeout_ms,
-            state: r.state,
-            partitions: r.partitions,
-            start_ms: r.start_ms,
-            last_update_ms: r.last_update_ms,
-            client_version: r.client_version,
+            current,
             pending: None,
             failed_epoch_fence: false,
         }
     }
 
+    /// The base of every prepared record: the current state, whose producer
+    /// id becomes the previous one, with no next producer id and transaction
+    /// version 0 unless the change says otherwise (as Kafka's
+    /// prepareTransitionTo does).
     fn snapshot(&self) -> TxnTransition {
         TxnTransition {
-            producer_id: self.producer_id,
-            previous_producer_id: self.producer_id,
+            previous_producer_id: self.current.producer_id,
             next_producer_id: NO_PRODUCER_ID,
-            producer_epoch: self.producer_epoch,
-            last_producer_epoch: self.last_producer_epoch,
-            timeout_ms: self.timeout_ms,
-            state: self.state,
-            partitions: self.partitions.clone(),
-            start_ms: self.start_ms,
-            last_update_ms: self.last_update_ms,
             client_version: 0,
+            ..self.current.clone()
         }
     }
 
@@ -282,10 +260,10 @@ impl TxnMetadata {
                 self.transactional_id, t.producer_epoch
             )));
         }
-        if !t.state.may_follow(self.state) {
+        if !t.state.may_follow(self.current.state) {
             return Err(illegal(format!(
                 "{}: {:?} cannot follow {:?}",
-                self.transactional_id, t.state, self.state
+                self.transactional_id, t.state, self.current.state
             )));
         }
         self.pending = Some(t.state);
@@ -307,20 +285,22 @@ impl TxnMetadata {
             return Err(ResponseError::ConcurrentTransactions.into());
         }
         let valid_id = |(pid, epoch): (i64, i16)| {
-            self.producer_epoch == NO_PRODUCER_EPOCH
-                || pid == self.producer_id
-                || (pid == self.previous_producer_id && epoch_exhausted(epoch))
+            self.current.producer_epoch == NO_PRODUCER_EPOCH
+                || pid == self.current.producer_id
+                || (pid == self.current.previous_producer_id && epoch_exhausted(epoch))
         };
         if !expected.is_none_or(valid_id) {
             return Err(ResponseError::ProducerFenced.into());
         }
-        match self.state {
+        match self.current.state {
             TxnState::PrepareAbort | TxnState::PrepareCommit => Err(ResponseError::ConcurrentTransactions.into()),
             TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort => {
-                if epoch_exhausted(self.producer_epoch) && expected.is_none_or(|(_, e)| e == self.producer_epoch) {
+                if epoch_exhausted(self.current.producer_epoch)
+                    && expected.is_none_or(|(_, e)| e == self.current.producer_epoch)
+                {
                     let pid = new_producer_id()?;
                     let last = if expected.is_some() {
-                        self.producer_epoch
+                        self.current.producer_epoch
                     } else {
                         NO_PRODUCER_EPOCH
                     };
@@ -344,7 +324,7 @@ impl TxnMetadata {
             TxnState::Ongoing => self.fence_and_abort(server_version, now_ms).map(InitStep::AbortFenced),
             TxnState::Dead | TxnState::PrepareEpochFence => Err(illegal(format!(
                 "{} found in {:?}, which no transaction rests in",
-                self.transactional_id, self.state
+                self.transactional_id, self.current.state
             ))),
         }
     }
@@ -355,22 +335,24 @@ impl TxnMetadata {
         expected_epoch: Option<i16>,
         now_ms: i64,
     ) -> Result<TxnTransition, TxnError> {
-        if epoch_exhausted(self.producer_epoch) {
+        if epoch_exhausted(self.current.producer_epoch) {
             return Err(illegal(format!(
                 "{}: no epochs left for producer id {}",
-                self.transactional_id, self.producer_id
+                self.transactional_id, self.current.producer_id
             )));
         }
-        let bumped = self.producer_epoch + 1;
+        let bumped = self.current.producer_epoch + 1;
         let (epoch, last) = match expected_epoch {
             // A new producer: bump, forget the last epoch.
             None => (bumped, NO_PRODUCER_EPOCH),
             // The producer recovers from an error and nobody else took over.
-            Some(e) if self.producer_epoch == NO_PRODUCER_EPOCH || e == self.producer_epoch => {
-                (bumped, self.producer_epoch)
+            Some(e) if self.current.producer_epoch == NO_PRODUCER_EPOCH || e == self.current.producer_epoch => {
+                (bumped, self.current.producer_epoch)
             }
             // A retry of a bump that succeeded.
-            Some(e) if e == self.last_producer_epoch => (self.producer_epoch, self.last_producer_epoch),
+            Some(e) if e == self.current.last_producer_epoch => {
+                (self.current.producer_epoch, self.current.last_producer_epoch)
+            }
             Some(_) => return Err(ResponseError::ProducerFenced.into()),
         };
         self.prepare(TxnTransition {
@@ -391,16 +373,16 @@ impl TxnMetadata {
     /// client; if its record is not written, `abandon(true)` keeps it so
     /// that the next attempt does not raise it again.
     pub fn fence_and_abort(&mut self, server_version: i16, now_ms: i64) -> Result<TxnTransition, TxnError> {
-        if self.state != TxnState::Ongoing {
+        if self.current.state != TxnState::Ongoing {
             return Err(illegal(format!(
                 "{}: fencing a transaction in {:?}",
-                self.transactional_id, self.state
+                self.transactional_id, self.current.state
             )));
         }
         if self.pending.is_some() {
             return Err(ResponseError::ConcurrentTransactions.into());
         }
-        if self.producer_epoch == i16::MAX {
+        if self.current.producer_epoch == i16::MAX {
             return Err(illegal(format!(
                 "{}: fencing epoch {} would overflow",
                 self.transactional_id,
@@ -408,9 +390,9 @@ impl TxnMetadata {
             )));
         }
         if !self.failed_epoch_fence {
-            self.producer_epoch += 1;
+            self.current.producer_epoch += 1;
         }
-        self.last_producer_epoch = NO_PRODUCER_EPOCH;
+        self.current.last_producer_epoch = NO_PRODUCER_EPOCH;
         self.prepare_end(TxnState::PrepareAbort, server_version, NO_PRODUCER_ID, now_ms)
     }
 
@@ -423,23 +405,23 @@ impl TxnMetadata {
         partitions: &BTreeSet<TopicPartition>,
         now_ms: i64,
     ) -> Result<Option<TxnTransition>, TxnError> {
-        if self.producer_id != producer_id {
+        if self.current.producer_id != producer_id {
             return Err(ResponseError::InvalidProducerIdMapping.into());
         }
-        if self.producer_epoch != producer_epoch {
+        if self.current.producer_epoch != producer_epoch {
             return Err(ResponseError::ProducerFenced.into());
         }
-        if self.pending.is_some() || matches!(self.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
+        if self.pending.is_some() || matches!(self.current.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
             return Err(ResponseError::ConcurrentTransactions.into());
         }
-        if self.state == TxnState::Ongoing && partitions.is_subset(&self.partitions) {
+        if self.current.state == TxnState::Ongoing && partitions.is_subset(&self.current.partitions) {
             return Ok(None);
         }
-        let start_ms = match self.state {
+        let start_ms = match self.current.state {
             TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort => now_ms,
-            _ => self.start_ms,
+            _ => self.current.start_ms,
         };
-        let mut all = self.partitions.clone();
+        let mut all = self.current.partitions.clone();
         all.extend(partitions.iter().cloned());
         self.prepare(TxnTransition {
             state: TxnState::Ongoing,
@@ -461,24 +443,24 @@ impl TxnMetadata {
         now_ms: i64,
         new_producer_id: impl FnOnce() -> Result<i64, ResponseError>,
     ) -> Result<EndStep, TxnError> {
-        let v2 = supports_epoch_bump(self.client_version);
+        let v2 = supports_epoch_bump(self.current.client_version);
         // A retry of an EndTxn whose epoch bump (TV2) was written.
-        let retry_after_bump = v2 && self.producer_epoch as i32 == producer_epoch as i32 + 1;
+        let retry_after_bump = v2 && self.current.producer_epoch as i32 == producer_epoch as i32 + 1;
         // A retry after the bump that replaced an exhausted producer id.
         let retry_after_overflow = v2
-            && self.previous_producer_id == producer_id
+            && self.current.previous_producer_id == producer_id
             && producer_epoch == i16::MAX - 1
-            && self.producer_epoch == 0;
+            && self.current.producer_epoch == 0;
         let valid_epoch = if v2 {
-            match self.state {
+            match self.current.state {
                 TxnState::PrepareCommit | TxnState::PrepareAbort => retry_after_bump,
                 TxnState::CompleteCommit | TxnState::CompleteAbort => retry_after_bump || retry_after_overflow,
-                _ => producer_epoch == self.producer_epoch,
+                _ => producer_epoch == self.current.producer_epoch,
             }
         } else {
-            producer_epoch == self.producer_epoch
+            producer_epoch == self.current.producer_epoch
         };
-        if self.producer_id != producer_id && !retry_after_overflow {
+        if self.current.producer_id != producer_id && !retry_after_overflow {
             return Err(ResponseError::InvalidProducerIdMapping.into());
         }
         if !valid_epoch {
@@ -488,16 +470,17 @@ impl TxnMetadata {
             return Err(ResponseError::ConcurrentTransactions.into());
         }
         let done = EndStep::Done {
-            producer_id: self.producer_id,
-            producer_epoch: self.producer_epoch,
+            producer_id: self.current.producer_id,
+            producer_epoch: self.current.producer_epoch,
         };
-        match (self.state, commit) {
+        match (self.current.state, commit) {
             (TxnState::Ongoing, _) => {
-                let next_producer_id = if supports_epoch_bump(client_version) && epoch_exhausted(self.producer_epoch) {
-                    new_producer_id()?
-                } else {
-                    NO_PRODUCER_ID
-                };
+                let next_producer_id =
+                    if supports_epoch_bump(client_version) && epoch_exhausted(self.current.producer_epoch) {
+                        new_producer_id()?
+                    } else {
+                        NO_PRODUCER_ID
+                    };
                 let target = if commit {
                     TxnState::PrepareCommit
                 } else {
@@ -512,7 +495,7 @@ impl TxnMetadata {
             }
             (TxnState::Dead | TxnState::PrepareEpochFence, _) => Err(illegal(format!(
                 "{} found in {:?}, which no transaction rests in",
-                self.transactional_id, self.state
+                self.transactional_id, self.current.state
             ))),
             // Empty, or the other outcome than the one under way or done.
             _ => Err(ResponseError::InvalidTxnState.into()),
@@ -528,11 +511,11 @@ impl TxnMetadata {
     ) -> Result<TxnTransition, TxnError> {
         let (epoch, last) = if supports_epoch_bump(client_version) {
             (
-                self.producer_epoch.checked_add(1).unwrap_or(i16::MAX),
-                self.producer_epoch,
+                self.current.producer_epoch.checked_add(1).unwrap_or(i16::MAX),
+                self.current.producer_epoch,
             )
         } else {
-            (self.producer_epoch, self.last_producer_epoch)
+            (self.current.producer_epoch, self.current.last_producer_epoch)
         };
         self.prepare(TxnTransition {
             next_producer_id,
@@ -549,7 +532,7 @@ impl TxnMetadata {
     /// written. Under TV2 a replacement producer id (chosen when the epochs
     /// ran out) takes over here, at epoch 0.
     pub fn prepare_complete(&mut self, now_ms: i64) -> Result<TxnTransition, TxnError> {
-        let target = match self.state {
+        let target = match self.current.state {
             TxnState::PrepareCommit => TxnState::CompleteCommit,
             TxnState::PrepareAbort => TxnState::CompleteAbort,
             s => {
@@ -560,19 +543,20 @@ impl TxnMetadata {
             }
         };
         self.failed_epoch_fence = false;
-        let (pid, epoch) = if supports_epoch_bump(self.client_version) && self.next_producer_id != NO_PRODUCER_ID {
-            (self.next_producer_id, 0)
-        } else {
-            (self.producer_id, self.producer_epoch)
-        };
+        let (pid, epoch) =
+            if supports_epoch_bump(self.current.client_version) && self.current.next_producer_id != NO_PRODUCER_ID {
+                (self.current.next_producer_id, 0)
+            } else {
+                (self.current.producer_id, self.current.producer_epoch)
+            };
         self.prepare(TxnTransition {
             producer_id: pid,
             producer_epoch: epoch,
-            last_producer_epoch: self.producer_epoch,
+            last_producer_epoch: self.current.producer_epoch,
             state: target,
             partitions: BTreeSet::new(),
             last_update_ms: now_ms,
-            client_version: self.client_version,
+            client_version: self.current.client_version,
             ..self.snapshot()
         })
     }
@@ -580,8 +564,8 @@ impl TxnMetadata {
     /// The tombstone's transition for an id past
     /// `transactional.id.expiration.ms`: `None` if it may not expire now.
     pub fn prepare_expire(&mut self, now_ms: i64, expiration_ms: i64) -> Option<TxnTransition> {
-        let idle = now_ms.saturating_sub(self.last_update_ms) >= expiration_ms;
-        if self.pending.is_some() || !self.state.expiration_allowed() || !idle {
+        let idle = now_ms.saturating_sub(self.current.last_update_ms) >= expiration_ms;
+        if self.pending.is_some() || !self.current.state.expiration_allowed() || !idle {
             return None;
         }
         self.prepare(TxnTransition {
@@ -594,9 +578,9 @@ impl TxnMetadata {
 
     /// Whether the ongoing transaction outlived its timeout.
     pub fn timed_out(&self, now_ms: i64) -> bool {
-        self.state == TxnState::Ongoing
+        self.current.state == TxnState::Ongoing
             && self.pending.is_none()
-            && now_ms.saturating_sub(self.start_ms) > i64::from(self.timeout_ms)
+            && now_ms.saturating_sub(self.current.start_ms) > i64::from(self.current.timeout_ms)
     }
 
     /// Applies a written record, checking it is the change prepared.
@@ -604,76 +588,78 @@ impl TxnMetadata {
         let fail = |why: &str| {
             Err(illegal(format!(
                 "{}: completing {:?} from {:?}: {why}",
-                self.transactional_id, t.state, self.state
+                self.transactional_id, t.state, self.current.state
             )))
         };
         if self.pending != Some(t.state) {
             return fail("not the pending change");
         }
-        if t.last_update_ms < self.last_update_ms {
+        if t.last_update_ms < self.current.last_update_ms {
             return fail("the update time went back");
         }
         let v2 = supports_epoch_bump(t.client_version);
         match t.state {
             TxnState::Empty => {
-                let bumped = t.producer_epoch as i32 == self.producer_epoch as i32 + 1
-                    || (t.producer_epoch == 0 && t.producer_id != self.producer_id);
-                if (t.producer_epoch != self.producer_epoch && !bumped) || !t.partitions.is_empty() || t.start_ms != -1
+                let bumped = t.producer_epoch as i32 == self.current.producer_epoch as i32 + 1
+                    || (t.producer_epoch == 0 && t.producer_id != self.current.producer_id);
+                if (t.producer_epoch != self.current.producer_epoch && !bumped)
+                    || !t.partitions.is_empty()
+                    || t.start_ms != -1
                 {
                     return fail("not an epoch bump of an empty transaction");
                 }
-                self.timeout_ms = t.timeout_ms;
-                self.producer_epoch = t.producer_epoch;
-                self.last_producer_epoch = t.last_producer_epoch;
-                self.producer_id = t.producer_id;
-                self.previous_producer_id = t.previous_producer_id;
+                self.current.timeout_ms = t.timeout_ms;
+                self.current.producer_epoch = t.producer_epoch;
+                self.current.last_producer_epoch = t.last_producer_epoch;
+                self.current.producer_id = t.producer_id;
+                self.current.previous_producer_id = t.previous_producer_id;
             }
             TxnState::Ongoing => {
                 if !self.same_producer(t)
-                    || !self.partitions.is_subset(&t.partitions)
-                    || self.timeout_ms != t.timeout_ms
+                    || !self.current.partitions.is_subset(&t.partitions)
+                    || self.current.timeout_ms != t.timeout_ms
                 {
                     return fail("partitions may only be added by the same producer");
                 }
-                self.start_ms = t.start_ms;
-                self.partitions.extend(t.partitions.iter().cloned());
+                self.current.start_ms = t.start_ms;
+                self.current.partitions.extend(t.partitions.iter().cloned());
             }
             TxnState::PrepareCommit | TxnState::PrepareAbort => {
                 if !self.same_producer(t)
-                    || self.partitions != t.partitions
-                    || self.timeout_ms != t.timeout_ms
-                    || self.start_ms != t.start_ms
+                    || self.current.partitions != t.partitions
+                    || self.current.timeout_ms != t.timeout_ms
+                    || self.current.start_ms != t.start_ms
                 {
                     return fail("not the end of this transaction");
                 }
                 if v2 {
-                    self.producer_epoch = t.producer_epoch;
-                    self.last_producer_epoch = t.last_producer_epoch;
-                    self.next_producer_id = t.next_producer_id;
+                    self.current.producer_epoch = t.producer_epoch;
+                    self.current.last_producer_epoch = t.last_producer_epoch;
+                    self.current.next_producer_id = t.next_producer_id;
                 }
             }
             TxnState::CompleteCommit | TxnState::CompleteAbort => {
-                if !self.same_producer(t) || self.timeout_ms != t.timeout_ms || t.start_ms == -1 {
+                if !self.same_producer(t) || self.current.timeout_ms != t.timeout_ms || t.start_ms == -1 {
                     return fail("not the completion of this transaction");
                 }
-                self.start_ms = t.start_ms;
-                self.partitions.clear();
+                self.current.start_ms = t.start_ms;
+                self.current.partitions.clear();
                 if v2 {
-                    self.producer_epoch = t.producer_epoch;
-                    self.last_producer_epoch = t.last_producer_epoch;
-                    self.previous_producer_id = t.previous_producer_id;
-                    self.producer_id = t.producer_id;
-                    self.next_producer_id = t.next_producer_id;
+                    self.current.producer_epoch = t.producer_epoch;
+                    self.current.last_producer_epoch = t.last_producer_epoch;
+                    self.current.previous_producer_id = t.previous_producer_id;
+                    self.current.producer_id = t.producer_id;
+                    self.current.next_producer_id = t.next_producer_id;
                 }
             }
             TxnState::PrepareEpochFence | TxnState::Dead => {
                 return fail("this state is never completed (a fence becomes an abort; an expiry removes the id)");
             }
         }
-        self.client_version = t.client_version;
-        self.last_update_ms = t.last_update_ms;
+        self.current.client_version = t.client_version;
+        self.current.last_update_ms = t.last_update_ms;
         self.pending = None;
-        self.state = t.state;
+        self.current.state = t.state;
         Ok(())
     }
 
@@ -682,15 +668,19 @@ impl TxnMetadata {
     fn same_producer(&self, t: &TxnTransition) -> bool {
         let v2 = supports_epoch_bump(t.client_version);
         let completing = matches!(t.state, TxnState::CompleteCommit | TxnState::CompleteAbort);
-        let replaced = v2 && completing && t.producer_epoch == 0 && t.producer_id != self.producer_id;
+        let replaced = v2 && completing && t.producer_epoch == 0 && t.producer_id != self.current.producer_id;
         let preparing = matches!(t.state, TxnState::PrepareCommit | TxnState::PrepareAbort);
         let epoch = if replaced || (v2 && (preparing || completing)) {
             t.last_producer_epoch
         } else {
             t.producer_epoch
         };
-        let pid = if replaced { self.producer_id } else { t.producer_id };
-        epoch == self.producer_epoch && pid == self.producer_id
+        let pid = if replaced {
+            self.current.producer_id
+        } else {
+            t.producer_id
+        };
+        epoch == self.current.producer_epoch && pid == self.current.producer_id
     }
 
     /// Drops the pending change whose record was not written. `fenced`:

@@ -37,7 +37,7 @@ fn ready() -> TxnMetadata {
 
 fn begin(m: &mut TxnMetadata, parts: &[(&str, i32)], now: i64) {
     let t = m
-        .add_partitions(m.producer_id, m.producer_epoch, &tps(parts), now)
+        .add_partitions(m.current.producer_id, m.current.producer_epoch, &tps(parts), now)
         .unwrap()
         .expect("a record to write");
     write(m, t);
@@ -45,7 +45,7 @@ fn begin(m: &mut TxnMetadata, parts: &[(&str, i32)], now: i64) {
 
 /// EndTxn through its prepare record, the markers and the complete record.
 fn end(m: &mut TxnMetadata, commit: bool, version: i16, now: i64) {
-    let (pid, epoch) = (m.producer_id, m.producer_epoch);
+    let (pid, epoch) = (m.current.producer_id, m.current.producer_epoch);
     match m.end_txn(pid, epoch, commit, version, now, || Ok(NEXT_PID)).unwrap() {
         EndStep::Write(t) => write(m, t),
         other => panic!("expected a write, got {other:?}"),
@@ -76,7 +76,10 @@ fn state_ids_are_kafkas() {
 #[test]
 fn a_new_producer_gets_epoch_zero() {
     let m = ready();
-    assert_eq!((m.producer_id, m.producer_epoch, m.state), (PID, 0, TxnState::Empty));
+    assert_eq!(
+        (m.current.producer_id, m.current.producer_epoch, m.current.state),
+        (PID, 0, TxnState::Empty)
+    );
     assert_eq!(m.pending, None);
 }
 
@@ -84,27 +87,27 @@ fn a_new_producer_gets_epoch_zero() {
 fn commit_runs_through_prepare_and_complete() {
     let mut m = ready();
     begin(&mut m, &[("a", 0), ("b", 1)], 100);
-    assert_eq!((m.state, m.start_ms), (TxnState::Ongoing, 100));
+    assert_eq!((m.current.state, m.current.start_ms), (TxnState::Ongoing, 100));
     // Adding more keeps the start time; adding what is there writes nothing.
     begin(&mut m, &[("a", 1)], 150);
-    assert_eq!(m.start_ms, 100);
+    assert_eq!(m.current.start_ms, 100);
     assert_eq!(m.add_partitions(PID, 0, &tps(&[("a", 0)]), 160).unwrap(), None);
-    assert_eq!(m.partitions, tps(&[("a", 0), ("a", 1), ("b", 1)]));
+    assert_eq!(m.current.partitions, tps(&[("a", 0), ("a", 1), ("b", 1)]));
 
     let EndStep::Write(prepare) = m.end_txn(PID, 0, true, 0, 200, no_new_pid).unwrap() else {
         panic!("expected a write")
     };
     assert_eq!(prepare.state, TxnState::PrepareCommit);
-    assert_eq!(prepare.partitions, m.partitions);
+    assert_eq!(prepare.partitions, m.current.partitions);
     write(&mut m, prepare);
     // The markers go to these partitions while the completion is pending.
     let complete = m.prepare_complete(210).unwrap();
-    assert_eq!(m.partitions.len(), 3);
+    assert_eq!(m.current.partitions.len(), 3);
     assert_eq!((complete.state, complete.producer_epoch), (TxnState::CompleteCommit, 0));
     assert!(complete.partitions.is_empty());
     write(&mut m, complete);
-    assert_eq!(m.state, TxnState::CompleteCommit);
-    assert!(m.partitions.is_empty());
+    assert_eq!(m.current.state, TxnState::CompleteCommit);
+    assert!(m.current.partitions.is_empty());
 
     // A retried commit succeeds; an abort of the committed one is refused.
     assert_eq!(
@@ -120,7 +123,7 @@ fn commit_runs_through_prepare_and_complete() {
     );
     // The next transaction starts from CompleteCommit.
     begin(&mut m, &[("c", 0)], 300);
-    assert_eq!((m.state, m.start_ms), (TxnState::Ongoing, 300));
+    assert_eq!((m.current.state, m.current.start_ms), (TxnState::Ongoing, 300));
 }
 
 #[test]
@@ -160,10 +163,10 @@ fn a_failed_write_is_abandoned_and_can_be_retried() {
     let mut m = ready();
     let t = m.add_partitions(PID, 0, &tps(&[("a", 0)]), 100).unwrap().unwrap();
     m.abandon(false);
-    assert_eq!((m.state, m.pending), (TxnState::Empty, None));
+    assert_eq!((m.current.state, m.pending), (TxnState::Empty, None));
     assert!(m.complete(&t).is_err(), "an abandoned change is not completed");
     begin(&mut m, &[("a", 0)], 110);
-    assert_eq!(m.state, TxnState::Ongoing);
+    assert_eq!(m.current.state, TxnState::Ongoing);
 }
 
 #[test]
@@ -174,7 +177,7 @@ fn wrong_producer_id_and_stale_epoch_are_refused() {
         Err(TxnError::Api(ResponseError::InvalidProducerIdMapping))
     );
     init(&mut m, None, 50); // a new producer instance: epoch 1
-    assert_eq!(m.producer_epoch, 1);
+    assert_eq!(m.current.producer_epoch, 1);
     assert_eq!(
         m.add_partitions(PID, 0, &tps(&[("a", 0)]), 100),
         Err(TxnError::Api(ResponseError::ProducerFenced))
@@ -220,10 +223,13 @@ fn a_new_producer_fences_an_ongoing_transaction_by_aborting_it() {
     write(&mut m, abort);
     let t = m.prepare_complete(210).unwrap();
     write(&mut m, t);
-    assert_eq!(m.state, TxnState::CompleteAbort);
+    assert_eq!(m.current.state, TxnState::CompleteAbort);
     // The new producer's retry bumps the epoch again and gets it.
     init(&mut m, None, 220);
-    assert_eq!((m.producer_id, m.producer_epoch, m.state), (PID, 2, TxnState::Empty));
+    assert_eq!(
+        (m.current.producer_id, m.current.producer_epoch, m.current.state),
+        (PID, 2, TxnState::Empty)
+    );
 }
 
 #[test]
@@ -234,7 +240,7 @@ fn a_fence_whose_write_failed_keeps_its_epoch() {
         panic!()
     };
     m.abandon(true);
-    assert_eq!(m.producer_epoch, 1);
+    assert_eq!(m.current.producer_epoch, 1);
     let InitStep::AbortFenced(second) = m.init_producer_id(60_000, None, 0, 300, no_new_pid).unwrap() else {
         panic!()
     };
@@ -267,13 +273,13 @@ fn kip_360_recovery_bumps_the_epoch_once() {
     let mut m = ready();
     // The producer at epoch 0 recovers from an error: epoch 1, last 0.
     init(&mut m, Some((PID, 0)), 100);
-    assert_eq!((m.producer_epoch, m.last_producer_epoch), (1, 0));
+    assert_eq!((m.current.producer_epoch, m.current.last_producer_epoch), (1, 0));
     // Its retry (the answer was lost) gets the same epoch back.
     let t = init(&mut m, Some((PID, 0)), 110);
     assert_eq!((t.producer_epoch, t.last_producer_epoch), (1, 0));
     // A producer that is neither current nor last is fenced.
     init(&mut m, Some((PID, 1)), 120);
-    assert_eq!(m.producer_epoch, 2);
+    assert_eq!(m.current.producer_epoch, 2);
     assert_eq!(
         m.init_producer_id(60_000, Some((PID, 0)), 0, 130, no_new_pid),
         Err(TxnError::Api(ResponseError::ProducerFenced))
@@ -287,7 +293,7 @@ fn kip_360_recovery_bumps_the_epoch_once() {
 #[test]
 fn exhausted_epochs_rotate_the_producer_id() {
     let mut m = ready();
-    m.producer_epoch = i16::MAX - 1;
+    m.current.producer_epoch = i16::MAX - 1;
     let InitStep::Write(t) = m.init_producer_id(60_000, None, 0, 100, || Ok(NEXT_PID)).unwrap() else {
         panic!()
     };
@@ -297,12 +303,16 @@ fn exhausted_epochs_rotate_the_producer_id() {
     );
     write(&mut m, t);
     assert_eq!(
-        (m.producer_id, m.previous_producer_id, m.producer_epoch),
+        (
+            m.current.producer_id,
+            m.current.previous_producer_id,
+            m.current.producer_epoch
+        ),
         (NEXT_PID, PID, 0)
     );
     // A recovering producer on the old id with the exhausted epoch is let in.
     let mut m = ready();
-    m.producer_epoch = i16::MAX - 1;
+    m.current.producer_epoch = i16::MAX - 1;
     let InitStep::Write(t) = m
         .init_producer_id(60_000, Some((PID, i16::MAX - 1)), 0, 100, || Ok(NEXT_PID))
         .unwrap()
@@ -328,7 +338,7 @@ fn transaction_version_2_bumps_the_epoch_at_every_end() {
     };
     assert_eq!((p.producer_epoch, p.last_producer_epoch, p.client_version), (1, 0, 2));
     write(&mut m, p);
-    assert_eq!(m.producer_epoch, 1);
+    assert_eq!(m.current.producer_epoch, 1);
     // A retry with the epoch the client sent waits for the markers...
     assert_eq!(
         m.end_txn(PID, 0, true, 2, 201, no_new_pid),
@@ -352,14 +362,17 @@ fn transaction_version_2_bumps_the_epoch_at_every_end() {
     );
     begin(&mut m, &[("a", 0)], 300);
     end(&mut m, false, 2, 400);
-    assert_eq!((m.state, m.producer_epoch), (TxnState::CompleteAbort, 2));
+    assert_eq!(
+        (m.current.state, m.current.producer_epoch),
+        (TxnState::CompleteAbort, 2)
+    );
 }
 
 #[test]
 fn transaction_version_2_replaces_an_exhausted_producer_id_at_the_end() {
     let mut m = ready();
-    m.producer_epoch = i16::MAX - 1;
-    m.client_version = 2;
+    m.current.producer_epoch = i16::MAX - 1;
+    m.current.client_version = 2;
     begin(&mut m, &[("a", 0)], 100);
     let EndStep::Write(p) = m.end_txn(PID, i16::MAX - 1, true, 2, 200, || Ok(NEXT_PID)).unwrap() else {
         panic!()
@@ -373,7 +386,11 @@ fn transaction_version_2_replaces_an_exhausted_producer_id_at_the_end() {
     );
     write(&mut m, c);
     assert_eq!(
-        (m.producer_id, m.producer_epoch, m.previous_producer_id),
+        (
+            m.current.producer_id,
+            m.current.producer_epoch,
+            m.current.previous_producer_id
+        ),
         (NEXT_PID, 0, PID)
     );
     // The client's retry on the old id and epoch learns the new ones.
@@ -429,13 +446,13 @@ fn a_loaded_record_restores_the_transaction() {
     write(&mut m, p.clone());
     let loaded = records::decode_value(&records::encode_value(&p, 2)).unwrap();
     let restored = TxnMetadata::from_record("tx", loaded);
-    assert_eq!(restored.state, TxnState::PrepareAbort);
-    assert_eq!(restored.partitions, m.partitions);
+    assert_eq!(restored.current.state, TxnState::PrepareAbort);
+    assert_eq!(restored.current.partitions, m.current.partitions);
     assert_eq!(
-        (restored.producer_id, restored.producer_epoch),
-        (m.producer_id, m.producer_epoch)
+        (restored.current.producer_id, restored.current.producer_epoch),
+        (m.current.producer_id, m.current.producer_epoch)
     );
-    assert_eq!(restored.last_producer_epoch, NO_PRODUCER_EPOCH);
+    assert_eq!(restored.current.last_producer_epoch, NO_PRODUCER_EPOCH);
     // A restored prepared transaction completes once its markers are out.
     let mut restored = restored;
     let c = restored.prepare_complete(300).unwrap();
