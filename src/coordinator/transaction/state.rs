@@ -304,18 +304,8 @@ impl TxnMetadata {
                     } else {
                         NO_PRODUCER_EPOCH
                     };
-                    self.prepare(TxnTransition {
-                        producer_id: pid,
-                        producer_epoch: 0,
-                        last_producer_epoch: last,
-                        timeout_ms,
-                        state: TxnState::Empty,
-                        partitions: BTreeSet::new(),
-                        start_ms: -1,
-                        last_update_ms: now_ms,
-                        ..self.snapshot()
-                    })
-                    .map(InitStep::Write)
+                    self.prepare_empty(pid, 0, last, timeout_ms, now_ms)
+                        .map(InitStep::Write)
                 } else {
                     self.bump_epoch(timeout_ms, expected.map(|(_, e)| e), now_ms)
                         .map(InitStep::Write)
@@ -355,9 +345,23 @@ impl TxnMetadata {
             }
             Some(_) => return Err(ResponseError::ProducerFenced.into()),
         };
+        self.prepare_empty(self.current.producer_id, epoch, last, timeout_ms, now_ms)
+    }
+
+    /// An InitProducerId's record: no transaction, this producer id and
+    /// epoch, the timeout the producer asked for.
+    fn prepare_empty(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        last_producer_epoch: i16,
+        timeout_ms: i32,
+        now_ms: i64,
+    ) -> Result<TxnTransition, TxnError> {
         self.prepare(TxnTransition {
-            producer_epoch: epoch,
-            last_producer_epoch: last,
+            producer_id,
+            producer_epoch,
+            last_producer_epoch,
             timeout_ms,
             state: TxnState::Empty,
             partitions: BTreeSet::new(),
