@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod config;
+pub mod control;
 pub mod epoch_cache;
 pub mod index;
 pub mod manager;
