@@ -13,6 +13,7 @@ pub mod producer_snapshot;
 pub mod producer_state;
 pub(crate) mod roll;
 pub mod segment;
+pub mod txn_index;
 pub mod validate;
 
 pub use checkpoint::PartitionOffset;
