@@ -18,6 +18,7 @@ pub fn log_error(e: &LogError) -> ResponseError {
         LogError::Batch(BatchError::Invalid(_)) => ResponseError::InvalidRecord,
         LogError::Sequence(SequenceError::OutOfOrder { .. }) => ResponseError::OutOfOrderSequenceNumber,
         LogError::Sequence(SequenceError::InvalidEpoch { .. }) => ResponseError::InvalidProducerEpoch,
+        LogError::Sequence(SequenceError::CoordinatorFenced { .. }) => ResponseError::TransactionCoordinatorFenced,
         LogError::RecordTooLarge { .. } => ResponseError::MessageTooLarge,
         LogError::RecordErrors(e) if e.timestamp => ResponseError::InvalidTimestamp,
         LogError::RecordErrors(_) => ResponseError::InvalidRecord,

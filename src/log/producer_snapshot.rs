@@ -9,8 +9,11 @@
 //! The format is fjord's own (Kafka's is a versioned struct with a CRC-32C
 //! too): magic `FJPS`, version u16, CRC-32C (u32) of everything after it,
 //! then the offset (i64), the producer count (u32) and per producer its id
-//! (i64), epoch (i16), batch count (u8) and batches (first and last
-//! sequence i32, first and last offset i64, timestamp i64), big-endian.
+//! (i64), epoch (i16), in version 2 its last marker's coordinator epoch
+//! (i32) and its open transaction's first offset (i64, -1 for none), then
+//! batch count (u8) and batches (first and last sequence i32, first and
+//! last offset i64, timestamp i64), big-endian. Version 1 (no transaction
+//! fields) is still read.
 //! A file that fails the check is ignored and deleted, and the state is
 //! rebuilt from an older snapshot or the log.
 
@@ -28,7 +31,7 @@ pub const SNAPSHOT_SUFFIX: &str = "snapshot";
 pub const SNAPSHOTS_KEPT: usize = 2;
 
 const MAGIC: &[u8; 4] = b"FJPS";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 const HEADER_BYTES: usize = 4 + 2 + 4;
 const BATCH_BYTES: usize = 4 + 4 + 8 + 8 + 8;
 
@@ -53,7 +56,7 @@ pub fn list(dir: &Path) -> io::Result<Vec<i64>> {
 }
 
 pub fn encode(state: &ProducerStateManager, offset: i64) -> Vec<u8> {
-    let mut body = Vec::with_capacity(12 + state.len() * (11 + BATCHES_RETAINED * BATCH_BYTES));
+    let mut body = Vec::with_capacity(12 + state.len() * (23 + BATCHES_RETAINED * BATCH_BYTES));
     body.put_i64(offset);
     body.put_u32(state.len() as u32);
     let mut producers: Vec<(i64, &ProducerEntry)> = state.entries().collect();
@@ -61,6 +64,8 @@ pub fn encode(state: &ProducerStateManager, offset: i64) -> Vec<u8> {
     for (id, entry) in producers {
         body.put_i64(id);
         body.put_i16(entry.epoch);
+        body.put_i32(entry.coordinator_epoch);
+        body.put_i64(entry.current_txn_first_offset.unwrap_or(-1));
         body.put_u8(entry.batches.len() as u8);
         for b in &entry.batches {
             body.put_i32(b.first_seq);
@@ -84,9 +89,11 @@ pub fn decode(bytes: &[u8]) -> Option<(i64, ProducerStateManager)> {
         return None;
     }
     let mut head = &bytes[4..HEADER_BYTES];
-    if head.get_u16() != VERSION {
+    let version = head.get_u16();
+    if version != 1 && version != VERSION {
         return None;
     }
+    let producer_bytes = if version == 1 { 11 } else { 23 };
     let crc = head.get_u32();
     let mut body = &bytes[HEADER_BYTES..];
     if crc32c::crc32c(body) != crc {
@@ -96,11 +103,16 @@ pub fn decode(bytes: &[u8]) -> Option<(i64, ProducerStateManager)> {
     let count = body.get_u32() as usize;
     let mut state = ProducerStateManager::default();
     for _ in 0..count {
-        if body.remaining() < 11 {
+        if body.remaining() < producer_bytes {
             return None;
         }
         let id = body.get_i64();
         let epoch = body.get_i16();
+        let (coordinator_epoch, first) = if version == 1 {
+            (-1, -1)
+        } else {
+            (body.get_i32(), body.get_i64())
+        };
         let n = body.get_u8() as usize;
         if body.remaining() < n * BATCH_BYTES {
             return None;
@@ -115,7 +127,15 @@ pub fn decode(bytes: &[u8]) -> Option<(i64, ProducerStateManager)> {
                 timestamp: body.get_i64(),
             });
         }
-        state.insert(id, ProducerEntry { epoch, batches });
+        state.insert(
+            id,
+            ProducerEntry {
+                epoch,
+                batches,
+                coordinator_epoch,
+                current_txn_first_offset: (first >= 0).then_some(first),
+            },
+        );
     }
     if body.has_remaining() {
         return None;
@@ -250,6 +270,65 @@ mod tests {
             Ok(super::super::producer_state::Check::Duplicate(_))
         ));
         assert_eq!(encode(&loaded, 201), encode(&s, 201));
+    }
+
+    #[test]
+    fn an_open_transaction_and_the_coordinator_epoch_round_trip() {
+        use super::super::control::EndTxnMarker;
+        let mut s = ProducerStateManager::default();
+        let mut txn = header(4, 2, 0, 3, 50);
+        txn.attributes = super::super::batch::ATTR_TRANSACTIONAL;
+        s.update(&txn);
+        let mut marker = header(5, 0, -1, 1, 40);
+        marker.attributes = super::super::batch::ATTR_TRANSACTIONAL | super::super::batch::ATTR_CONTROL;
+        s.complete_txn(
+            &marker,
+            EndTxnMarker {
+                commit: true,
+                coordinator_epoch: 6,
+            },
+        );
+        let (_, loaded) = decode(&encode(&s, 60)).unwrap();
+        assert_eq!(loaded.first_unstable_offset(), Some(50));
+        let fenced = EndTxnMarker {
+            commit: false,
+            coordinator_epoch: 5,
+        };
+        assert!(
+            loaded.check_marker(&marker, fenced).is_err(),
+            "the coordinator epoch was kept"
+        );
+        assert_eq!(encode(&loaded, 60), encode(&s, 60));
+    }
+
+    #[test]
+    fn version_1_snapshots_are_still_read() {
+        let s = state();
+        let mut body = Vec::new();
+        body.put_i64(201);
+        body.put_u32(s.len() as u32);
+        let mut producers: Vec<_> = s.entries().collect();
+        producers.sort_unstable_by_key(|(id, _)| *id);
+        for (id, e) in producers {
+            body.put_i64(id);
+            body.put_i16(e.epoch);
+            body.put_u8(e.batches.len() as u8);
+            for b in &e.batches {
+                body.put_i32(b.first_seq);
+                body.put_i32(b.last_seq);
+                body.put_i64(b.first_offset);
+                body.put_i64(b.last_offset);
+                body.put_i64(b.timestamp);
+            }
+        }
+        let mut v1 = MAGIC.to_vec();
+        v1.put_u16(1);
+        v1.put_u32(crc32c::crc32c(&body));
+        v1.extend_from_slice(&body);
+        let (at, loaded) = decode(&v1).expect("a version 1 snapshot decodes");
+        assert_eq!(at, 201);
+        assert_eq!(encode(&loaded, 201), encode(&s, 201));
+        assert_eq!(loaded.first_unstable_offset(), None);
     }
 
     #[test]

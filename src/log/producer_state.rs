@@ -1,11 +1,15 @@
-//! Per-partition idempotent-producer state, as Kafka's ProducerStateManager
-//! keeps it: for every producer id its epoch and the metadata of its last
-//! five batches, so retries are answered with their original offsets and
-//! gaps are refused. Rebuilt from batch headers when a log is opened.
+//! Per-partition producer state, as Kafka's ProducerStateManager keeps it:
+//! for every producer id its epoch and the metadata of its last five
+//! batches, so retries are answered with their original offsets and gaps
+//! are refused; and for transactional producers the first offset of the
+//! transaction still open in this partition, which bounds the last stable
+//! offset until its marker arrives. Rebuilt from batch headers when a log
+//! is opened.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use super::batch::BatchHeader;
+use super::control::EndTxnMarker;
 
 /// Kafka keeps the last five batches (the producer's max in-flight requests).
 pub const BATCHES_RETAINED: usize = 5;
@@ -19,10 +23,35 @@ pub struct BatchMetadata {
     pub timestamp: i64,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ProducerEntry {
     pub epoch: i16,
     pub batches: VecDeque<BatchMetadata>,
+    /// The coordinator epoch of the last marker written for this producer.
+    pub coordinator_epoch: i32,
+    /// The first offset of this producer's open transaction here.
+    pub current_txn_first_offset: Option<i64>,
+}
+
+impl Default for ProducerEntry {
+    fn default() -> Self {
+        ProducerEntry {
+            epoch: 0,
+            batches: VecDeque::new(),
+            coordinator_epoch: -1,
+            current_txn_first_offset: None,
+        }
+    }
+}
+
+/// A transaction that a marker ended in this partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    /// The marker's offset.
+    pub last_offset: i64,
+    pub aborted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +60,8 @@ pub enum SequenceError {
     InvalidEpoch { producer_id: i64, epoch: i16, current: i16 },
     #[error("out of order sequence for producer {producer_id}: expected {expected}, got {got}")]
     OutOfOrder { producer_id: i64, expected: i32, got: i32 },
+    #[error("marker for producer {producer_id} has coordinator epoch {epoch}, older than {current}")]
+    CoordinatorFenced { producer_id: i64, epoch: i32, current: i32 },
 }
 
 /// What to do with an incoming batch.
@@ -44,6 +75,8 @@ pub enum Check {
 #[derive(Debug, Default)]
 pub struct ProducerStateManager {
     producers: HashMap<i64, ProducerEntry>,
+    /// Open transactions: first offset -> producer id.
+    ongoing: BTreeMap<i64, i64>,
 }
 
 fn next_seq(seq: i32) -> i32 {
@@ -100,7 +133,8 @@ impl ProducerStateManager {
         }
     }
 
-    /// Records an appended batch (also used when replaying the log).
+    /// Records an appended data batch (also used when replaying the log);
+    /// markers go to [`Self::complete_txn`].
     pub fn update(&mut self, h: &BatchHeader) {
         if !h.has_producer_id() || h.is_control() {
             return;
@@ -120,14 +154,87 @@ impl ProducerStateManager {
         while entry.batches.len() > BATCHES_RETAINED {
             entry.batches.pop_front();
         }
+        if h.is_transactional() && entry.current_txn_first_offset.is_none() {
+            entry.current_txn_first_offset = Some(h.base_offset);
+            self.ongoing.insert(h.base_offset, h.producer_id);
+        }
+    }
+
+    /// Decides whether a marker from the transaction coordinator may be
+    /// appended: not from a fenced producer epoch, nor from a coordinator
+    /// older than the last one that wrote a marker here (Kafka's
+    /// TRANSACTION_COORDINATOR_FENCED).
+    pub fn check_marker(&self, h: &BatchHeader, marker: EndTxnMarker) -> Result<(), SequenceError> {
+        let Some(entry) = self.producers.get(&h.producer_id) else {
+            return Ok(());
+        };
+        if h.producer_epoch < entry.epoch {
+            return Err(SequenceError::InvalidEpoch {
+                producer_id: h.producer_id,
+                epoch: h.producer_epoch,
+                current: entry.epoch,
+            });
+        }
+        if marker.coordinator_epoch < entry.coordinator_epoch {
+            return Err(SequenceError::CoordinatorFenced {
+                producer_id: h.producer_id,
+                epoch: marker.coordinator_epoch,
+                current: entry.coordinator_epoch,
+            });
+        }
+        Ok(())
+    }
+
+    /// Records an appended marker: the producer's open transaction, if it
+    /// wrote here, is complete. A marker may carry a newer epoch (a fenced
+    /// producer, or transaction version 2's bump at every end), which the
+    /// producer's next batches continue from sequence 0.
+    pub fn complete_txn(&mut self, h: &BatchHeader, marker: EndTxnMarker) -> Option<CompletedTxn> {
+        let entry = self.producers.entry(h.producer_id).or_default();
+        if h.producer_epoch != entry.epoch {
+            entry.epoch = h.producer_epoch;
+            entry.batches.clear();
+        }
+        entry.coordinator_epoch = marker.coordinator_epoch;
+        let first_offset = entry.current_txn_first_offset.take()?;
+        self.ongoing.remove(&first_offset);
+        Some(CompletedTxn {
+            producer_id: h.producer_id,
+            first_offset,
+            last_offset: h.base_offset,
+            aborted: !marker.commit,
+        })
+    }
+
+    /// The first offset of the oldest open transaction: records from here
+    /// on are not stable.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.ongoing.keys().next().copied()
+    }
+
+    /// The last stable offset just after `completed` ended (the aborted
+    /// transaction index records it): the oldest transaction still open,
+    /// else the offset after the marker.
+    pub fn last_stable_offset_after(&self, completed: &CompletedTxn) -> i64 {
+        self.first_unstable_offset().unwrap_or(completed.last_offset + 1)
     }
 
     /// Forgets batches below the log start offset; producers left with no
     /// batch are dropped, as Kafka does when their data is deleted.
+    /// Transactions opened below it are dropped too: their data is gone.
     pub fn truncate_head(&mut self, log_start_offset: i64) {
         self.producers.retain(|_, e| {
             e.batches.retain(|b| b.last_offset >= log_start_offset);
+            if e.current_txn_first_offset.is_some_and(|first| first < log_start_offset) {
+                e.current_txn_first_offset = None;
+            }
             !e.batches.is_empty()
+        });
+        let producers = &self.producers;
+        self.ongoing.retain(|first, pid| {
+            producers
+                .get(pid)
+                .is_some_and(|e| e.current_txn_first_offset == Some(*first))
         });
     }
 
@@ -138,6 +245,7 @@ impl ProducerStateManager {
     /// Forgets every producer (the log was emptied).
     pub fn clear(&mut self) {
         self.producers.clear();
+        self.ongoing.clear();
     }
 
     /// Every producer and its retained batches, by producer id (for snapshots).
@@ -147,6 +255,9 @@ impl ProducerStateManager {
 
     /// Restores one producer from a snapshot.
     pub fn insert(&mut self, producer_id: i64, entry: ProducerEntry) {
+        if let Some(first) = entry.current_txn_first_offset {
+            self.ongoing.insert(first, producer_id);
+        }
         self.producers.insert(producer_id, entry);
     }
 
@@ -214,6 +325,114 @@ mod tests {
             Err(SequenceError::OutOfOrder { .. })
         ));
         s.truncate_head(1000);
+        assert!(s.is_empty());
+    }
+
+    fn txn(pid: i64, epoch: i16, seq: i32, count: i32, base_offset: i64) -> BatchHeader {
+        BatchHeader {
+            attributes: super::super::batch::ATTR_TRANSACTIONAL,
+            ..header(pid, epoch, seq, count, base_offset)
+        }
+    }
+
+    fn marker_at(pid: i64, epoch: i16, offset: i64) -> BatchHeader {
+        BatchHeader {
+            attributes: super::super::batch::ATTR_TRANSACTIONAL | super::super::batch::ATTR_CONTROL,
+            ..header(pid, epoch, -1, 1, offset)
+        }
+    }
+
+    fn end(commit: bool, coordinator_epoch: i32) -> EndTxnMarker {
+        EndTxnMarker {
+            commit,
+            coordinator_epoch,
+        }
+    }
+
+    #[test]
+    fn open_transactions_bound_the_stable_offset_until_their_markers() {
+        let mut s = ProducerStateManager::default();
+        s.update(&header(9, 0, 0, 2, 0)); // idempotent, not transactional
+        assert_eq!(s.first_unstable_offset(), None);
+        s.update(&txn(1, 0, 0, 2, 2));
+        s.update(&txn(2, 0, 0, 1, 4));
+        s.update(&txn(1, 0, 2, 1, 5));
+        assert_eq!(s.first_unstable_offset(), Some(2));
+        // Producer 1 commits: producer 2's transaction still bounds the LSO.
+        let done = s.complete_txn(&marker_at(1, 0, 6), end(true, 0)).unwrap();
+        assert_eq!(
+            done,
+            CompletedTxn {
+                producer_id: 1,
+                first_offset: 2,
+                last_offset: 6,
+                aborted: false
+            }
+        );
+        assert_eq!(s.last_stable_offset_after(&done), 4);
+        // Producer 2 aborts: nothing is open any more.
+        let done = s.complete_txn(&marker_at(2, 0, 7), end(false, 0)).unwrap();
+        assert!(done.aborted);
+        assert_eq!(s.last_stable_offset_after(&done), 8);
+        assert_eq!(s.first_unstable_offset(), None);
+        // A marker for a producer that wrote nothing here completes nothing.
+        assert_eq!(s.complete_txn(&marker_at(3, 0, 8), end(false, 0)), None);
+        // The next transaction of producer 1 opens at its first batch.
+        s.update(&txn(1, 0, 3, 1, 9));
+        assert_eq!(s.first_unstable_offset(), Some(9));
+    }
+
+    #[test]
+    fn markers_from_fenced_epochs_or_coordinators_are_refused() {
+        let mut s = ProducerStateManager::default();
+        s.update(&txn(1, 3, 0, 1, 0));
+        assert!(matches!(
+            s.check_marker(&marker_at(1, 2, 1), end(true, 0)),
+            Err(SequenceError::InvalidEpoch { .. })
+        ));
+        assert_eq!(s.check_marker(&marker_at(1, 3, 1), end(true, 5)), Ok(()));
+        s.complete_txn(&marker_at(1, 3, 1), end(true, 5));
+        assert!(matches!(
+            s.check_marker(&marker_at(1, 3, 2), end(false, 4)),
+            Err(SequenceError::CoordinatorFenced {
+                epoch: 4,
+                current: 5,
+                ..
+            })
+        ));
+        assert_eq!(
+            s.check_marker(&marker_at(7, 0, 2), end(false, 0)),
+            Ok(()),
+            "an unknown producer"
+        );
+    }
+
+    #[test]
+    fn a_marker_with_a_bumped_epoch_restarts_sequences() {
+        // Transaction version 2: the marker carries epoch + 1 and the
+        // producer's next transaction starts again at sequence 0.
+        let mut s = ProducerStateManager::default();
+        s.update(&txn(1, 0, 0, 3, 0));
+        s.complete_txn(&marker_at(1, 1, 3), end(true, 0));
+        assert_eq!(s.check(&txn(1, 1, 0, 1, 4)), Ok(Check::Append));
+        assert!(matches!(
+            s.check(&txn(1, 0, 3, 1, 4)),
+            Err(SequenceError::InvalidEpoch { .. })
+        ));
+    }
+
+    #[test]
+    fn deleting_the_start_of_an_open_transaction_drops_it() {
+        let mut s = ProducerStateManager::default();
+        s.update(&txn(1, 0, 0, 2, 0));
+        s.update(&txn(2, 0, 0, 2, 2));
+        s.update(&txn(1, 0, 2, 2, 4));
+        s.truncate_head(2);
+        assert_eq!(s.first_unstable_offset(), Some(2), "producer 1's is dropped, producer 2's intact");
+        s.truncate_head(4);
+        assert_eq!(s.first_unstable_offset(), None);
+        assert_eq!(s.len(), 1, "producer 1's later batch remains");
+        s.clear();
         assert!(s.is_empty());
     }
 }
