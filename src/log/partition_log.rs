@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::batch::{self, BatchHeader, ATTR_TIMESTAMP_TYPE_LOG_APPEND, HEADER_SIZE};
+use super::batch::{self, BatchError, BatchHeader, ATTR_TIMESTAMP_TYPE_LOG_APPEND, HEADER_SIZE};
 use super::config::LogConfig;
+use super::control::{self, EndTxnMarker};
 use super::epoch_cache::LeaderEpochCache;
 use super::producer_state::{BatchMetadata, Check, ProducerStateManager};
 use super::roll::{self, ActiveSegment, RollParams};
 use super::segment::Segment;
+use super::txn_index::AbortedTxn;
 use super::{producer_snapshot, validate, LogError};
 
 /// The per-partition log start offset file of fjord before the per-dir
@@ -290,6 +292,11 @@ impl PartitionLog {
             None => (self.log_start_offset, ProducerStateManager::default()),
         };
         self.producers = state;
+        // Aborted transactions at or above `at_most` are indexed again from
+        // their markers below: what the files hold there may be partial.
+        for seg in self.segments.values_mut() {
+            seg.txn_index.truncate_to(at_most)?;
+        }
         let from = if rebuild_epochs {
             self.log_start_offset
         } else {
@@ -299,18 +306,38 @@ impl PartitionLog {
             let producers = &mut self.producers;
             let epochs = &mut self.epochs;
             let mut epoch_error = None;
-            scan_headers(&self.segments, from, |h| {
+            let mut aborted = Vec::new();
+            scan_headers(&self.segments, from, |h, bytes| {
                 if rebuild_epochs && epochs.latest_epoch().is_none_or(|l| h.partition_leader_epoch > l) {
                     if let Err(e) = epochs.assign(h.partition_leader_epoch, h.base_offset) {
                         epoch_error.get_or_insert(e);
                     }
                 }
-                if h.base_offset >= snapshot_end {
+                if h.base_offset < snapshot_end {
+                    return;
+                }
+                let Some(marker) = h.is_control().then(|| read_marker(h, bytes)).flatten() else {
                     producers.update(h);
+                    return;
+                };
+                if let Some(done) = producers.complete_txn(h, marker) {
+                    if done.aborted && h.base_offset >= at_most {
+                        aborted.push(AbortedTxn {
+                            producer_id: done.producer_id,
+                            first_offset: done.first_offset,
+                            last_offset: done.last_offset,
+                            last_stable_offset: producers.last_stable_offset_after(&done),
+                        });
+                    }
                 }
             })?;
             if let Some(e) = epoch_error {
                 return Err(e);
+            }
+            for txn in aborted {
+                if let Some((_, seg)) = self.segments.range_mut(..=txn.last_offset).next_back() {
+                    seg.txn_index.append(txn)?;
+                }
             }
         }
         self.producers.truncate_head(self.log_start_offset);
@@ -363,6 +390,10 @@ impl PartitionLog {
     pub fn append(&mut self, records: &Bytes, leader_epoch: i32, now_ms: i64) -> Result<AppendInfo, LogError> {
         self.check_open()?;
         let header = batch::single_batch(records)?;
+        if header.is_control() {
+            // Kafka's LogValidator: only a transaction coordinator writes markers.
+            return Err(BatchError::Invalid("control batches may only be written by a transaction coordinator").into());
+        }
         if records.len() > self.config.max_message_bytes as usize {
             return Err(LogError::RecordTooLarge {
                 size: records.len(),
@@ -402,10 +433,7 @@ impl PartitionLog {
         }
         let stored = BatchHeader::parse(&head)?;
         let stored = BatchHeader { base_offset, ..stored };
-        self.epochs.assign(leader_epoch, base_offset)?;
-        self.active_mut().append(&stored, &head, &records[HEADER_SIZE..])?;
-        self.producers.update(&stored);
-        self.unflushed_messages += stored.records_count as i64;
+        self.store(&stored, &head, &records[HEADER_SIZE..], None)?;
         if self.unflushed_messages >= self.config.flush_messages {
             self.flush()?;
         }
@@ -483,12 +511,9 @@ impl PartitionLog {
         self.maybe_roll(valid, max_timestamp, last.last_offset(), now_ms)?;
         let mut position = 0;
         for h in &headers {
-            self.epochs.assign(h.partition_leader_epoch, h.base_offset)?;
             let bytes = &records[position..position + h.total_size()];
-            self.active_mut()
-                .append(h, &bytes[..HEADER_SIZE], &bytes[HEADER_SIZE..])?;
-            self.producers.update(h);
-            self.unflushed_messages += h.records_count as i64;
+            let marker = if h.is_control() { read_marker(h, bytes) } else { None };
+            self.store(h, &bytes[..HEADER_SIZE], &bytes[HEADER_SIZE..], marker)?;
             position += h.total_size();
         }
         if self.unflushed_messages >= self.config.flush_messages {
@@ -501,6 +526,110 @@ impl PartitionLog {
             log_start_offset: self.log_start_offset,
             duplicate: false,
         })
+    }
+
+    /// Appends a transaction marker written by the transaction coordinator
+    /// (WriteTxnMarkers; Kafka's `AppendOrigin.COORDINATOR`): `batch` is a
+    /// marker batch from [`control::marker_batch`]. A marker from a fenced
+    /// producer epoch or an older coordinator is refused. Its producer's
+    /// open transaction here ends; an aborted one goes into the segment's
+    /// transaction index.
+    pub fn append_marker(&mut self, batch: &Bytes, leader_epoch: i32, now_ms: i64) -> Result<AppendInfo, LogError> {
+        self.check_open()?;
+        let header = batch::single_batch(batch)?;
+        let marker = control::parse_marker(&header, batch)?;
+        self.producers.check_marker(&header, marker)?;
+        let base_offset = self.log_end_offset();
+        self.maybe_roll(batch.len(), header.max_timestamp, base_offset, now_ms)?;
+        // Base offset and leader epoch lie outside the CRC.
+        let mut head = [0u8; HEADER_SIZE];
+        head.copy_from_slice(&batch[..HEADER_SIZE]);
+        head[0..8].copy_from_slice(&base_offset.to_be_bytes());
+        head[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
+        let stored = BatchHeader {
+            base_offset,
+            partition_leader_epoch: leader_epoch,
+            ..header
+        };
+        self.store(&stored, &head, &batch[HEADER_SIZE..], Some(marker))?;
+        if self.unflushed_messages >= self.config.flush_messages {
+            self.flush()?;
+        }
+        Ok(AppendInfo {
+            base_offset,
+            last_offset: base_offset,
+            log_append_time_ms: -1,
+            log_start_offset: self.log_start_offset,
+            duplicate: false,
+        })
+    }
+
+    /// Stores one batch at the log end: its leader epoch, the bytes, and
+    /// the producer state (a marker ends its producer's transaction).
+    fn store(
+        &mut self,
+        h: &BatchHeader,
+        head: &[u8],
+        body: &[u8],
+        marker: Option<EndTxnMarker>,
+    ) -> Result<(), LogError> {
+        self.epochs.assign(h.partition_leader_epoch, h.base_offset)?;
+        self.active_mut().append(h, head, body)?;
+        match marker {
+            Some(m) => self.complete_txn(h, m, true)?,
+            None => self.producers.update(h),
+        }
+        self.unflushed_messages += h.records_count as i64;
+        Ok(())
+    }
+
+    /// Ends the transaction `marker` closes; with `index`, an aborted one
+    /// is added to the transaction index of the segment holding the marker,
+    /// with the last stable offset right after it.
+    fn complete_txn(&mut self, h: &BatchHeader, marker: EndTxnMarker, index: bool) -> Result<(), LogError> {
+        let Some(done) = self.producers.complete_txn(h, marker) else {
+            return Ok(());
+        };
+        if done.aborted && index {
+            let last_stable_offset = self.producers.last_stable_offset_after(&done);
+            if let Some((_, seg)) = self.segments.range_mut(..=h.base_offset).next_back() {
+                seg.txn_index.append(AbortedTxn {
+                    producer_id: done.producer_id,
+                    first_offset: done.first_offset,
+                    last_offset: done.last_offset,
+                    last_stable_offset,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The first offset of the oldest transaction still open here: a
+    /// read_committed consumer reads no further (the last stable offset is
+    /// this or the high watermark, whichever is lower).
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.producers.first_unstable_offset()
+    }
+
+    /// The aborted transactions a read_committed fetch of
+    /// `[fetch_offset, upper_bound)` must tell the consumer about (Kafka's
+    /// `collectAbortedTransactions`): from the segment holding
+    /// `fetch_offset` on, until an index shows nothing later can overlap.
+    pub fn aborted_transactions(&self, fetch_offset: i64, upper_bound: i64) -> Vec<AbortedTxn> {
+        let floor = self
+            .segments
+            .range(..=fetch_offset)
+            .next_back()
+            .map_or(fetch_offset, |(b, _)| *b);
+        let mut out = Vec::new();
+        for seg in self.segments.range(floor..).map(|(_, s)| s) {
+            let found = seg.txn_index.collect(fetch_offset, upper_bound);
+            out.extend(found.aborted);
+            if found.complete {
+                break;
+            }
+        }
+        out
     }
 
     fn check_open(&self) -> Result<(), LogError> {
@@ -1014,9 +1143,14 @@ fn read_uninit(file: &File, position: u64, len: usize) -> io::Result<Bytes> {
     Ok(Bytes::from(buf))
 }
 
-/// Calls `f` with the header of every batch of `segments` whose last offset
-/// is at or above `from`, in offset order (reads headers only, no bodies).
-fn scan_headers(segments: &BTreeMap<i64, Segment>, from: i64, mut f: impl FnMut(&BatchHeader)) -> Result<(), LogError> {
+/// Calls `f` with the header (and bytes) of every batch of `segments` whose
+/// last offset is at or above `from`, in offset order; only the headers are
+/// parsed (a marker's record is read by the caller).
+fn scan_headers(
+    segments: &BTreeMap<i64, Segment>,
+    from: i64,
+    mut f: impl FnMut(&BatchHeader, &[u8]),
+) -> Result<(), LogError> {
     let floor = segments.range(..=from).next_back().map_or(from, |(b, _)| *b);
     for seg in segments.range(floor..).map(|(_, s)| s) {
         let Some((position, _)) = seg.position_of(from)? else {
@@ -1025,6 +1159,18 @@ fn scan_headers(segments: &BTreeMap<i64, Segment>, from: i64, mut f: impl FnMut(
         seg.for_each_header_from(position, &mut f)?;
     }
     Ok(())
+}
+
+/// The transaction marker of a control batch; `None` for a control batch
+/// of another kind (nothing in a partition log but markers, in practice).
+fn read_marker(h: &BatchHeader, bytes: &[u8]) -> Option<EndTxnMarker> {
+    match control::parse_marker(h, bytes) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(offset = h.base_offset, error = %e, "control batch that is no transaction marker");
+            None
+        }
+    }
 }
 
 /// (offset, timestamp) of every record in one stored batch; decodes and,

@@ -2,6 +2,7 @@
 //! roll rules as Kafka applies them to real batches.
 
 use super::super::batch::test_support::batch;
+use super::super::producer_state::SequenceError;
 use super::*;
 
 /// Open parameters without checkpoints: `clean` only says whether the
@@ -702,4 +703,126 @@ fn moving_the_log_start_truncates_epochs_and_deletes_snapshots_with_segments() {
     log.roll(NOW_MS).unwrap();
     log.delete_records_before(90, 90).unwrap();
     assert!(!producer_snapshot::list(dir.path()).unwrap().contains(&last));
+}
+
+/// `batch` with the transactional attribute (CRC recomputed).
+fn txn_batch(count: i32, producer_id: i64, epoch: i16, base_sequence: i32) -> Bytes {
+    let mut b = batch(count, producer_id, epoch, base_sequence, NOW_MS).to_vec();
+    b[21..23].copy_from_slice(&super::super::batch::ATTR_TRANSACTIONAL.to_be_bytes());
+    let crc = batch::compute_crc(&b);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    Bytes::from(b)
+}
+
+fn marker(producer_id: i64, commit: bool, coordinator_epoch: i32) -> Bytes {
+    control::marker_batch(
+        producer_id,
+        0,
+        EndTxnMarker {
+            commit,
+            coordinator_epoch,
+        },
+        NOW_MS,
+        0,
+    )
+}
+
+/// Offsets 0-1 idempotent; producer 7's transaction 2-4 aborted by the
+/// marker at 7; producer 8's 5-6 committed at 8; producer 7's next
+/// transaction open from 9.
+fn transactional_log(dir: &Path) -> PartitionLog {
+    let mut log = PartitionLog::open(dir, replica_config(), NOW_MS, load(false)).unwrap();
+    log.append(&batch(2, 5, 0, 0, NOW_MS), 1, NOW_MS).unwrap();
+    log.append(&txn_batch(3, 7, 0, 0), 1, NOW_MS).unwrap();
+    log.append(&txn_batch(2, 8, 0, 0), 1, NOW_MS).unwrap();
+    assert_eq!(log.first_unstable_offset(), Some(2));
+    assert_eq!(
+        log.append_marker(&marker(7, false, 1), 1, NOW_MS).unwrap().base_offset,
+        7
+    );
+    assert_eq!(
+        log.first_unstable_offset(),
+        Some(5),
+        "producer 8's transaction is still open"
+    );
+    assert_eq!(
+        log.append_marker(&marker(8, true, 1), 1, NOW_MS).unwrap().base_offset,
+        8
+    );
+    assert_eq!(log.first_unstable_offset(), None);
+    log.append(&txn_batch(1, 7, 0, 3), 1, NOW_MS).unwrap();
+    log
+}
+
+const ABORTED_7: AbortedTxn = AbortedTxn {
+    producer_id: 7,
+    first_offset: 2,
+    last_offset: 7,
+    last_stable_offset: 5,
+};
+
+#[test]
+fn open_transactions_bound_the_stable_offset_and_aborts_are_indexed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = transactional_log(dir.path());
+    assert_eq!(log.first_unstable_offset(), Some(9));
+    assert_eq!(log.aborted_transactions(0, 100), vec![ABORTED_7]);
+    assert_eq!(log.aborted_transactions(7, 100), vec![ABORTED_7]);
+    assert_eq!(log.aborted_transactions(8, 100), vec![], "the abort ended before 8");
+    assert_eq!(log.aborted_transactions(0, 2), vec![], "the abort began at 2");
+    // A marker from an older coordinator is refused; so is one from a client.
+    assert!(matches!(
+        log.append_marker(&marker(7, false, 0), 1, NOW_MS),
+        Err(LogError::Sequence(SequenceError::CoordinatorFenced { .. }))
+    ));
+    assert!(matches!(
+        log.append(&marker(7, false, 1), 1, NOW_MS),
+        Err(LogError::Batch(BatchError::Invalid(_)))
+    ));
+    assert_eq!(log.log_end_offset(), 10);
+}
+
+#[test]
+fn transaction_state_survives_clean_and_unclean_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = transactional_log(dir.path());
+    // A crash: nothing was flushed, so everything is replayed from the log
+    // and the index is rebuilt without repeating its entry.
+    let log = reopen(log, false);
+    assert_eq!(log.first_unstable_offset(), Some(9));
+    assert_eq!(log.aborted_transactions(0, 100), vec![ABORTED_7]);
+    let mut log = log;
+    log.close().unwrap();
+    // A clean start: the snapshot and the index file.
+    let log = reopen(log, true);
+    assert_eq!(log.first_unstable_offset(), Some(9));
+    assert_eq!(log.aborted_transactions(0, 100), vec![ABORTED_7]);
+}
+
+#[test]
+fn a_follower_indexes_the_leaders_aborts() {
+    let leader_dir = tempfile::tempdir().unwrap();
+    let leader = transactional_log(leader_dir.path());
+    let dir = tempfile::tempdir().unwrap();
+    let mut follower = PartitionLog::open(dir.path(), replica_config(), NOW_MS, load(false)).unwrap();
+    follower
+        .append_as_follower(&Bytes::from(read_all(&leader, 0)), NOW_MS)
+        .unwrap();
+    assert_eq!(follower.log_end_offset(), 10);
+    assert_eq!(follower.first_unstable_offset(), Some(9));
+    assert_eq!(follower.aborted_transactions(0, 100), vec![ABORTED_7]);
+}
+
+#[test]
+fn truncating_below_a_marker_reopens_its_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = transactional_log(dir.path());
+    assert!(log.truncate_to(7, NOW_MS).unwrap());
+    assert_eq!(log.aborted_transactions(0, 100), vec![]);
+    assert_eq!(log.first_unstable_offset(), Some(2), "both transactions are open again");
+    // The marker comes again (from the new leader) and is indexed once.
+    log.append_marker(&marker(7, false, 1), 1, NOW_MS).unwrap();
+    assert_eq!(log.aborted_transactions(0, 100), vec![ABORTED_7]);
+    let log = reopen(log, false);
+    assert_eq!(log.aborted_transactions(0, 100), vec![ABORTED_7]);
 }

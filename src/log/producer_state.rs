@@ -428,7 +428,11 @@ mod tests {
         s.update(&txn(2, 0, 0, 2, 2));
         s.update(&txn(1, 0, 2, 2, 4));
         s.truncate_head(2);
-        assert_eq!(s.first_unstable_offset(), Some(2), "producer 1's is dropped, producer 2's intact");
+        assert_eq!(
+            s.first_unstable_offset(),
+            Some(2),
+            "producer 1's is dropped, producer 2's intact"
+        );
         s.truncate_head(4);
         assert_eq!(s.first_unstable_offset(), None);
         assert_eq!(s.len(), 1, "producer 1's later batch remains");

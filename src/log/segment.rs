@@ -11,6 +11,7 @@ use memmap2::Mmap;
 
 use super::batch::{BatchHeader, BatchIter, HEADER_SIZE};
 use super::index::{OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
+use super::txn_index::{TxnIndex, TXN_INDEX_SUFFIX};
 
 pub fn file_name(base_offset: i64, ext: &str) -> String {
     format!("{base_offset:020}.{ext}")
@@ -24,6 +25,8 @@ pub struct Segment {
     size: u64,
     offset_index: OffsetIndex,
     time_index: TimeIndex,
+    /// The transactions aborted by markers in this segment.
+    pub txn_index: TxnIndex,
     index_interval_bytes: u32,
     bytes_since_index: u32,
     /// Largest record timestamp in the segment and the last offset of the
@@ -82,6 +85,7 @@ impl Segment {
         let size = log.metadata()?.len();
         let offset_index = OffsetIndex::open(&dir.join(file_name(base_offset, "index")), index_max_bytes)?;
         let time_index = TimeIndex::open(&dir.join(file_name(base_offset, "timeindex")), index_max_bytes)?;
+        let txn_index = TxnIndex::open(&dir.join(file_name(base_offset, TXN_INDEX_SUFFIX)))?;
         Ok(Segment {
             base_offset,
             log: Arc::new(log),
@@ -89,6 +93,7 @@ impl Segment {
             size,
             offset_index,
             time_index,
+            txn_index,
             index_interval_bytes,
             bytes_since_index: 0,
             max_timestamp: -1,
@@ -351,7 +356,8 @@ impl Segment {
     /// mapping rather than reading header by header: a pass over a whole
     /// log (rebuilding producer state or epochs) is then one streaming read
     /// instead of a synchronous small read per batch.
-    pub fn for_each_header_from(&self, position: u64, f: &mut dyn FnMut(&BatchHeader)) -> io::Result<()> {
+    /// `f` also gets the batch's bytes (markers are read from them).
+    pub fn for_each_header_from(&self, position: u64, f: &mut dyn FnMut(&BatchHeader, &[u8])) -> io::Result<()> {
         if position >= self.size {
             return Ok(());
         }
@@ -363,8 +369,9 @@ impl Segment {
             return Ok(());
         }
         map.advise(memmap2::Advice::Sequential)?;
-        for (_, h) in BatchIter::new(&map[position as usize..end], false) {
-            f(&h);
+        let batches = &map[position as usize..end];
+        for (at, h) in BatchIter::new(batches, false) {
+            f(&h, &batches[at..at + h.total_size()]);
         }
         Ok(())
     }
@@ -406,6 +413,7 @@ impl Segment {
         self.offset_index
             .truncate_while(|e| e.relative_offset as i64 >= relative);
         self.time_index.truncate_while(|e| e.relative_offset as i64 >= relative);
+        self.txn_index.truncate_to(next)?;
         self.next_offset = next;
         // Kafka's LogSegment.truncateTo: the largest timestamp is recomputed
         // over what is left; an emptied segment rolls by its next first batch.
@@ -448,13 +456,15 @@ impl Segment {
         self.time_index.trim()
     }
 
-    /// The files a background flush of this (sealed) segment must fsync.
-    pub fn sync_files(&self) -> (Arc<File>, [PathBuf; 2]) {
+    /// The files a background flush of this (sealed) segment must fsync
+    /// (the transaction index only exists once a transaction aborted here).
+    pub fn sync_files(&self) -> (Arc<File>, [PathBuf; 3]) {
         (
             self.log.clone(),
             [
                 self.offset_index.path().to_path_buf(),
                 self.time_index.path().to_path_buf(),
+                self.txn_index.path().to_path_buf(),
             ],
         )
     }
@@ -466,7 +476,8 @@ impl Segment {
     pub fn flush(&self) -> io::Result<()> {
         self.log.sync_data()?;
         self.offset_index.flush()?;
-        self.time_index.flush()
+        self.time_index.flush()?;
+        self.txn_index.flush()
     }
 
     pub fn delete(self) -> io::Result<()> {
@@ -474,6 +485,7 @@ impl Segment {
             self.log_path.clone(),
             self.offset_index.path().to_path_buf(),
             self.time_index.path().to_path_buf(),
+            self.txn_index.path().to_path_buf(),
         ];
         drop(self);
         for p in paths {
