@@ -241,3 +241,29 @@ async fn record_errors_every_version() {
     .await;
     broker.stop().await;
 }
+
+/// A client may not write control batches (Kafka's LogValidator): a
+/// transaction marker in a Produce is INVALID_RECORD and nothing is
+/// appended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_transaction_marker_is_refused() {
+    use fjord::log::control::{marker_batch, EndTxnMarker};
+    let broker = TestBroker::start().await;
+    let mut c = broker.client().await;
+    let topic = create_topic(&mut c, "client-marker", 1, &[]).await;
+    let marker = EndTxnMarker {
+        commit: true,
+        coordinator_epoch: 0,
+    };
+    let resp = c
+        .call(
+            9,
+            &produce_request(9, &topic, 0, marker_batch(1, 0, marker, now_ms(), -1), -1),
+        )
+        .await;
+    let p = &resp.responses[0].partition_responses[0];
+    assert_eq!((p.error_code, p.base_offset), (INVALID_RECORD, -1));
+    let latest = list_offset(&mut c, "client-marker", 0, LATEST).await;
+    assert_eq!(latest.offset, 0, "nothing appended");
+    broker.stop().await;
+}

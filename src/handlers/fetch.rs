@@ -11,8 +11,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::fetch_request::FetchPartition;
-use kafka_protocol::messages::fetch_response::{EpochEndOffset, FetchableTopicResponse, NodeEndpoint, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, EpochEndOffset, FetchableTopicResponse, NodeEndpoint, PartitionData,
+};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId, TopicName};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -375,6 +377,7 @@ fn read_once(
                     limit,
                     min_one,
                     follower,
+                    committed: read_committed,
                 };
                 if read_partition(part, &read, waiter, &mut pd) {
                     errors = true;
@@ -397,6 +400,8 @@ struct Read<'a> {
     min_one: bool,
     /// The replica id of a follower's fetch.
     follower: Option<i32>,
+    /// A consumer in read_committed.
+    committed: bool,
 }
 
 /// Reads one hosted partition into `pd`; true when the read failed.
@@ -428,23 +433,37 @@ fn read_partition(
                 let offsets = part.offsets();
                 pd.diverging_epoch = diverging;
                 pd.high_watermark = offsets.high_watermark;
-                pd.last_stable_offset = offsets.high_watermark;
+                pd.last_stable_offset = offsets.last_stable_offset;
                 pd.log_start_offset = offsets.log_start_offset;
                 return false;
             }
             Ok(None) => {}
         }
     }
-    // Followers read everything written; consumers what is committed.
-    let isolation = match read.follower {
-        Some(_) => Isolation::LogEnd,
-        None => Isolation::HighWatermark,
+    // Followers read everything written; consumers what is replicated, and
+    // in read_committed only up to the last stable offset.
+    let isolation = match (read.follower, read.committed) {
+        (Some(_), _) => Isolation::LogEnd,
+        (None, false) => Isolation::HighWatermark,
+        (None, true) => Isolation::Committed,
     };
     match part.fetch(request.fetch_offset, read.limit, read.min_one, isolation, waiter) {
         Ok(snap) => {
             pd.high_watermark = snap.high_watermark;
-            pd.last_stable_offset = snap.high_watermark;
+            pd.last_stable_offset = snap.last_stable_offset;
             pd.log_start_offset = snap.log_start_offset;
+            if read.committed {
+                pd.aborted_transactions = Some(
+                    snap.aborted
+                        .iter()
+                        .map(|t| {
+                            AbortedTransaction::default()
+                                .with_producer_id(ProducerId(t.producer_id))
+                                .with_first_offset(t.first_offset)
+                        })
+                        .collect(),
+                );
+            }
             if let Some(plan) = snap.plan {
                 match plan.read() {
                     Ok(data) => pd.records = Some(data),
@@ -461,7 +480,7 @@ fn read_partition(
             let offsets = part.offsets();
             pd.error_code = log_error(&e).code();
             pd.high_watermark = offsets.high_watermark;
-            pd.last_stable_offset = offsets.high_watermark;
+            pd.last_stable_offset = offsets.last_stable_offset;
             pd.log_start_offset = offsets.log_start_offset;
             true
         }

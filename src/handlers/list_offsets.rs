@@ -22,6 +22,7 @@ pub async fn handle(
     req: ListOffsetsRequest,
 ) -> Result<Option<ListOffsetsResponse>, HandlerError> {
     let broker = &ctx.broker;
+    let read_committed = req.isolation_level == 1;
     let mut resp = ListOffsetsResponse::default();
     for topic in req.topics {
         let mut tr = ListOffsetsTopicResponse::default();
@@ -37,7 +38,7 @@ pub async fn handle(
                 }
                 // -1: no epoch to check (Kafka's localLogWithEpochOrThrow).
                 Some(part) => match check_current_leader_epoch(p.current_leader_epoch, part.leader_epoch())
-                    .and_then(|()| lookup(&part, p.timestamp))
+                    .and_then(|()| lookup(&part, p.timestamp, read_committed))
                 {
                     Ok((offset, timestamp)) => {
                         pr.offset = offset;
@@ -63,9 +64,11 @@ pub async fn handle(
 }
 
 /// (offset, timestamp) for one partition; -1/-1 when no record matches.
-fn lookup(part: &Partition, timestamp: i64) -> Result<(i64, i64), ResponseError> {
+/// In read_committed the latest offset is the last stable offset.
+fn lookup(part: &Partition, timestamp: i64, read_committed: bool) -> Result<(i64, i64), ResponseError> {
     let offsets = part.offsets();
     let found = match timestamp {
+        LATEST if read_committed => Some((offsets.last_stable_offset, -1)),
         LATEST => Some((offsets.high_watermark, -1)),
         EARLIEST | EARLIEST_LOCAL => Some((offsets.log_start_offset, -1)),
         LATEST_TIERED => Some((-1, -1)),

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
+use crate::log::txn_index::AbortedTxn;
 use crate::log::{AppendInfo, LogCheckpoint, LogConfig, LogError, PartitionLog, ReadPlan};
 
 /// The replica set of a partition as the metadata image names it.
@@ -36,8 +37,11 @@ pub struct Assignment {
 pub enum Isolation {
     /// Followers: everything written.
     LogEnd,
-    /// Consumers: what every in-sync replica holds.
+    /// Consumers in read_uncommitted: what every in-sync replica holds.
     HighWatermark,
+    /// Consumers in read_committed: up to the last stable offset (the high
+    /// watermark, or the first offset of an open transaction below it).
+    Committed,
 }
 
 /// What waiters see of a partition: its high watermark, and whether this
@@ -116,8 +120,13 @@ impl FollowerState {
 pub struct FetchSnapshot {
     pub plan: Option<ReadPlan>,
     pub high_watermark: i64,
+    pub last_stable_offset: i64,
     pub log_start_offset: i64,
     pub log_end_offset: i64,
+    /// For `Isolation::Committed`: the aborted transactions the read may
+    /// overlap (up to the last stable offset), whose records the consumer
+    /// drops.
+    pub aborted: Vec<AbortedTxn>,
 }
 
 /// Offsets of a partition, for ListOffsets and metadata tools.
@@ -125,6 +134,7 @@ pub struct FetchSnapshot {
 pub struct Offsets {
     pub log_start_offset: i64,
     pub high_watermark: i64,
+    pub last_stable_offset: i64,
     pub log_end_offset: i64,
     pub size_bytes: u64,
 }
@@ -319,6 +329,20 @@ impl Partition {
     /// the ISR is smaller than `min.insync.replicas` (Kafka checks before
     /// appending); waiting for the followers is `wait_for_replication`.
     pub fn append_as_leader(&self, records: &Bytes, acks: i16, now_ms: i64) -> Result<AppendInfo, PartitionError> {
+        self.append_leader(acks, |log, epoch| log.append(records, epoch, now_ms))
+    }
+
+    /// Appends a transaction coordinator's marker batch (WriteTxnMarkers,
+    /// which Kafka writes with acks=all).
+    pub fn append_marker_as_leader(&self, marker: &Bytes, now_ms: i64) -> Result<AppendInfo, PartitionError> {
+        self.append_leader(-1, |log, epoch| log.append_marker(marker, epoch, now_ms))
+    }
+
+    fn append_leader(
+        &self,
+        acks: i16,
+        append: impl FnOnce(&mut PartitionLog, i32) -> Result<AppendInfo, LogError>,
+    ) -> Result<AppendInfo, PartitionError> {
         let waiters;
         let info;
         {
@@ -334,7 +358,7 @@ impl Partition {
                 });
             }
             let epoch = s.leader_epoch;
-            info = s.log.append(records, epoch, now_ms)?;
+            info = append(&mut s.log, epoch)?;
             self.maybe_advance_hw(&mut s);
             waiters = self.wake(&mut s);
         }
@@ -391,12 +415,18 @@ impl Partition {
     ) -> Result<FetchSnapshot, LogError> {
         let mut s = self.lock();
         let hw = s.high_watermark;
+        let lso = s.last_stable_offset();
         let leo = s.log.log_end_offset();
         let bound = match isolation {
             Isolation::HighWatermark => hw,
+            Isolation::Committed => lso,
             Isolation::LogEnd => leo,
         };
         let plan = s.log.plan_read(offset, max_bytes, bound, min_one)?;
+        let aborted = match (isolation, &plan) {
+            (Isolation::Committed, Some(_)) => s.log.aborted_transactions(offset, lso),
+            _ => Vec::new(),
+        };
         if let Some(w) = waiter {
             if !s.waiters.iter().any(|x| Arc::ptr_eq(x, w)) {
                 s.waiters.push(w.clone());
@@ -405,8 +435,10 @@ impl Partition {
         Ok(FetchSnapshot {
             plan,
             high_watermark: hw,
+            last_stable_offset: lso,
             log_start_offset: s.log.log_start_offset(),
             log_end_offset: leo,
+            aborted,
         })
     }
 
@@ -635,6 +667,7 @@ impl Partition {
         Offsets {
             log_start_offset: s.log.log_start_offset(),
             high_watermark: s.high_watermark,
+            last_stable_offset: s.last_stable_offset(),
             log_end_offset: s.log.log_end_offset(),
             size_bytes: s.log.size_bytes(),
         }
@@ -731,6 +764,14 @@ impl State {
     fn is_leader(&self) -> bool {
         matches!(self.role, Role::Leader(_))
     }
+
+    /// Kafka's lastStableOffset: the high watermark, or the first offset of
+    /// the oldest open transaction below it.
+    fn last_stable_offset(&self) -> i64 {
+        self.log
+            .first_unstable_offset()
+            .map_or(self.high_watermark, |first| first.min(self.high_watermark))
+    }
 }
 
 #[cfg(test)]
@@ -818,6 +859,63 @@ mod tests {
         let snap = leader.fetch(2, 1 << 20, true, Isolation::LogEnd, None).unwrap();
         assert!(snap.plan.is_some(), "a follower reads it");
         assert!(leader.record_follower_fetch(4, 0, 10).is_err(), "not a replica");
+    }
+
+    #[test]
+    fn read_committed_stops_at_the_last_stable_offset_and_learns_the_aborts() {
+        use crate::log::control::{marker_batch, EndTxnMarker};
+        let dir = tempfile::tempdir().unwrap();
+        let leader = replica(1, dir.path(), &assignment(1, &[1], 0, 0), 1);
+        leader.append_as_leader(&batch(&["a", "b"]), 1, 0).unwrap();
+        let mut txn = batch(&["t1", "t2"]).to_vec();
+        // Producer 7, epoch 0, sequence 0, transactional; CRC recomputed.
+        txn[43..51].copy_from_slice(&7i64.to_be_bytes());
+        txn[51..53].copy_from_slice(&0i16.to_be_bytes());
+        txn[53..57].copy_from_slice(&0i32.to_be_bytes());
+        txn[21..23].copy_from_slice(&crate::log::batch::ATTR_TRANSACTIONAL.to_be_bytes());
+        let crc = crate::log::batch::compute_crc(&txn);
+        txn[17..21].copy_from_slice(&crc.to_be_bytes());
+        leader.append_as_leader(&Bytes::from(txn), 1, 0).unwrap();
+        assert_eq!(leader.offsets().high_watermark, 4);
+        assert_eq!(
+            leader.offsets().last_stable_offset,
+            2,
+            "the open transaction starts at 2"
+        );
+        let snap = leader.fetch(2, 1 << 20, true, Isolation::Committed, None).unwrap();
+        assert!(snap.plan.is_none(), "read_committed waits for the marker");
+        assert!(leader
+            .fetch(2, 1 << 20, true, Isolation::HighWatermark, None)
+            .unwrap()
+            .plan
+            .is_some());
+        let abort = EndTxnMarker {
+            commit: false,
+            coordinator_epoch: 0,
+        };
+        assert_eq!(
+            leader
+                .append_marker_as_leader(&marker_batch(7, 0, abort, 0, 0), 0)
+                .unwrap()
+                .base_offset,
+            4
+        );
+        let offsets = leader.offsets();
+        assert_eq!((offsets.high_watermark, offsets.last_stable_offset), (5, 5));
+        let snap = leader.fetch(0, 1 << 20, true, Isolation::Committed, None).unwrap();
+        assert!(snap.plan.is_some());
+        assert_eq!(snap.last_stable_offset, 5);
+        assert_eq!(
+            snap.aborted,
+            vec![AbortedTxn {
+                producer_id: 7,
+                first_offset: 2,
+                last_offset: 4,
+                last_stable_offset: 5
+            }]
+        );
+        let uncommitted = leader.fetch(0, 1 << 20, true, Isolation::HighWatermark, None).unwrap();
+        assert!(uncommitted.aborted.is_empty(), "only read_committed gets the aborts");
     }
 
     #[test]
