@@ -14,7 +14,7 @@ use super::batch::{self, BatchError, BatchHeader, ATTR_TIMESTAMP_TYPE_LOG_APPEND
 use super::config::LogConfig;
 use super::control::{self, EndTxnMarker};
 use super::epoch_cache::LeaderEpochCache;
-use super::producer_state::{BatchMetadata, Check, ProducerStateManager};
+use super::producer_state::{BatchMetadata, Check, CompletedTxn, ProducerStateManager};
 use super::roll::{self, ActiveSegment, RollParams};
 use super::segment::Segment;
 use super::txn_index::AbortedTxn;
@@ -322,12 +322,7 @@ impl PartitionLog {
                 };
                 if let Some(done) = producers.complete_txn(h, marker) {
                     if done.aborted && h.base_offset >= at_most {
-                        aborted.push(AbortedTxn {
-                            producer_id: done.producer_id,
-                            first_offset: done.first_offset,
-                            last_offset: done.last_offset,
-                            last_stable_offset: producers.last_stable_offset_after(&done),
-                        });
+                        aborted.push(aborted_entry(producers, &done));
                     }
                 }
             })?;
@@ -576,29 +571,23 @@ impl PartitionLog {
         self.epochs.assign(h.partition_leader_epoch, h.base_offset)?;
         self.active_mut().append(h, head, body)?;
         match marker {
-            Some(m) => self.complete_txn(h, m, true)?,
+            Some(m) => self.complete_txn(h, m)?,
             None => self.producers.update(h),
         }
         self.unflushed_messages += h.records_count as i64;
         Ok(())
     }
 
-    /// Ends the transaction `marker` closes; with `index`, an aborted one
-    /// is added to the transaction index of the segment holding the marker,
-    /// with the last stable offset right after it.
-    fn complete_txn(&mut self, h: &BatchHeader, marker: EndTxnMarker, index: bool) -> Result<(), LogError> {
+    /// Ends the transaction `marker` closes; an aborted one is added to the
+    /// transaction index of the segment holding the marker.
+    fn complete_txn(&mut self, h: &BatchHeader, marker: EndTxnMarker) -> Result<(), LogError> {
         let Some(done) = self.producers.complete_txn(h, marker) else {
             return Ok(());
         };
-        if done.aborted && index {
-            let last_stable_offset = self.producers.last_stable_offset_after(&done);
+        if done.aborted {
+            let entry = aborted_entry(&self.producers, &done);
             if let Some((_, seg)) = self.segments.range_mut(..=h.base_offset).next_back() {
-                seg.txn_index.append(AbortedTxn {
-                    producer_id: done.producer_id,
-                    first_offset: done.first_offset,
-                    last_offset: done.last_offset,
-                    last_stable_offset,
-                })?;
+                seg.txn_index.append(entry)?;
             }
         }
         Ok(())
@@ -1159,6 +1148,17 @@ fn scan_headers(
         seg.for_each_header_from(position, &mut f)?;
     }
     Ok(())
+}
+
+/// The index entry of an aborted transaction, with the last stable offset
+/// right after its marker.
+fn aborted_entry(producers: &ProducerStateManager, done: &CompletedTxn) -> AbortedTxn {
+    AbortedTxn {
+        producer_id: done.producer_id,
+        first_offset: done.first_offset,
+        last_offset: done.last_offset,
+        last_stable_offset: producers.last_stable_offset_after(done),
+    }
 }
 
 /// The transaction marker of a control batch; `None` for a control batch
