@@ -2,5 +2,6 @@
 //! consumer groups, transactions).
 
 pub mod group;
+pub mod internal_topic;
 pub mod producer_ids;
 pub mod transaction;

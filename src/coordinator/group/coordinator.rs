@@ -7,9 +7,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -17,34 +14,11 @@ use tokio_util::task::TaskTracker;
 use super::records::{self, GroupMetadataValue, MemberValue, RecordKey};
 use super::state::{CommittedOffset, Group, GroupConfig, GroupState, JoinRequest, JoinResult, SyncResult, Timer};
 use crate::clock::now_ms;
-use crate::replication::partition::{Isolation, PartitionError};
-use crate::replication::{Partition, ReplicaManager};
+use crate::coordinator::internal_topic;
+pub use crate::coordinator::internal_topic::Written;
+use crate::replication::ReplicaManager;
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
-
-/// Records the coordinator appended to `__consumer_offsets`, to be
-/// replicated before the request that wrote them is answered (the
-/// coordinator writes with acks=all, as Kafka's does).
-pub struct Written {
-    part: Arc<Partition>,
-    base_offset: i64,
-    end_offset: i64,
-    leader_epoch: i32,
-}
-
-impl Written {
-    /// Waits until every in-sync replica holds the records; the error is
-    /// what Kafka's coordinator answers for a write that did not complete.
-    pub async fn replicated(self, timeout: Duration) -> Result<(), ResponseError> {
-        self.part
-            .wait_for_replication(self.end_offset, self.leader_epoch, timeout)
-            .await
-            .map_err(|e| match e {
-                PartitionError::NotLeader => ResponseError::NotCoordinator,
-                _ => ResponseError::CoordinatorNotAvailable,
-            })
-    }
-}
 
 /// Settings of the coordinator, from the broker config.
 #[derive(Debug, Clone)]
@@ -241,58 +215,10 @@ impl GroupCoordinator {
         partition: i32,
         kvs: Vec<(Bytes, Option<Bytes>)>,
     ) -> Result<Written, ResponseError> {
-        let part = self
-            .replicas
-            .get(OFFSETS_TOPIC, partition)
-            .ok_or(ResponseError::CoordinatorNotAvailable)?;
-        let now = now_ms();
         let count = kvs.len() as u64;
-        let recs: Vec<Record> = kvs
-            .into_iter()
-            .enumerate()
-            .map(|(i, (k, v))| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                // The encoder keeps records in one batch while offset minus
-                // sequence is constant; this also leaves base sequence -1.
-                sequence: i as i32 - 1,
-                timestamp: now,
-                key: Some(k),
-                value: v,
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = bytes::BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &recs,
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )
-        .map_err(|_| ResponseError::UnknownServerError)?;
-        let leader_epoch = part.leader_epoch();
-        let info = part.append_as_leader(&buf.freeze(), -1, now).map_err(|e| {
-            tracing::warn!(partition, error = %e, "write to __consumer_offsets failed");
-            match e {
-                PartitionError::NotLeader => ResponseError::NotCoordinator,
-                _ => ResponseError::CoordinatorNotAvailable,
-            }
-        })?;
+        let written = internal_topic::append(&self.replicas, OFFSETS_TOPIC, partition, kvs)?;
         *writer += count;
-        Ok(Written {
-            part,
-            base_offset: info.base_offset,
-            end_offset: info.last_offset + 1,
-            leader_epoch,
-        })
+        Ok(written)
     }
 
     /// Once enough has been written to a partition, rewrites the live state
@@ -814,50 +740,16 @@ impl GroupCoordinator {
     /// partition by replaying it; returns the records applied.
     fn load_partition(&self, partition: i32) -> usize {
         let mut loaded = 0usize;
-        let Some(part) = self.replicas.get(OFFSETS_TOPIC, partition) else {
-            return 0;
-        };
-        let mut offset = part.offsets().log_start_offset;
-        loop {
-            let snap = match part.fetch(offset, 1 << 20, true, Isolation::LogEnd, None) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(partition, error = %e, "cannot replay __consumer_offsets");
-                    break;
-                }
-            };
-            let Some(plan) = snap.plan else { break };
-            let Ok(mut data) = plan.read() else { break };
-            let before = offset;
-            while data.len() >= crate::log::batch::HEADER_SIZE {
-                let Ok(h) = crate::log::batch::BatchHeader::parse(&data) else {
-                    break;
-                };
-                if h.total_size() > data.len() {
-                    break;
-                }
-                let mut one = data.split_to(h.total_size());
-                offset = h.last_offset() + 1;
-                if h.is_control() {
-                    continue;
-                }
-                if let Ok(set) = RecordBatchDecoder::decode(&mut one) {
-                    for r in set.records {
-                        if let Some(k) = r.key.as_deref().and_then(RecordKey::decode) {
-                            self.apply_loaded(k, r.value);
-                            loaded += 1;
-                            // A long replay is checkpointed at the next write.
-                            *self.writers[partition as usize]
-                                .lock()
-                                .expect("writer lock is never poisoned") += 1;
-                        }
-                    }
-                }
+        internal_topic::replay(&self.replicas, OFFSETS_TOPIC, partition, |key, value| {
+            if let Some(k) = RecordKey::decode(&key) {
+                self.apply_loaded(k, value);
+                loaded += 1;
+                // A long replay is checkpointed at the next write.
+                *self.writers[partition as usize]
+                    .lock()
+                    .expect("writer lock is never poisoned") += 1;
             }
-            if offset == before {
-                break;
-            }
-        }
+        });
         if loaded > 0 {
             tracing::info!(partition, records = loaded, "loaded consumer groups");
         }

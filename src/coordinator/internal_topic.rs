@@ -1,0 +1,156 @@
+//! How coordinators use their internal topics (`__consumer_offsets`,
+//! `__transaction_state`): records are key/value pairs in the topic's own
+//! formats, appended as one batch by the partition's leader with acks=all
+//! (the write completes once every in-sync replica holds it, as Kafka's
+//! coordinators write), and read back in order when a node comes to lead a
+//! partition. A null value is a tombstone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+use crate::clock::now_ms;
+use crate::log::batch::{BatchHeader, HEADER_SIZE};
+use crate::replication::partition::{Isolation, PartitionError};
+use crate::replication::{Partition, ReplicaManager};
+
+/// Records a coordinator appended to its internal topic, to be replicated
+/// before the request that wrote them is answered.
+pub struct Written {
+    part: Arc<Partition>,
+    pub base_offset: i64,
+    end_offset: i64,
+    leader_epoch: i32,
+}
+
+impl Written {
+    /// Waits until every in-sync replica holds the records; the error is
+    /// what Kafka's coordinators answer for a write that did not complete.
+    pub async fn replicated(self, timeout: Duration) -> Result<(), ResponseError> {
+        self.part
+            .wait_for_replication(self.end_offset, self.leader_epoch, timeout)
+            .await
+            .map_err(|e| match e {
+                PartitionError::NotLeader => ResponseError::NotCoordinator,
+                _ => ResponseError::CoordinatorNotAvailable,
+            })
+    }
+}
+
+/// Appends `kvs` as one batch to `topic`-`partition`, which this node must
+/// lead (else NOT_COORDINATOR; a partition not hosted here, or a refused
+/// append, is COORDINATOR_NOT_AVAILABLE).
+pub fn append(
+    replicas: &ReplicaManager,
+    topic: &str,
+    partition: i32,
+    kvs: Vec<(Bytes, Option<Bytes>)>,
+) -> Result<Written, ResponseError> {
+    let part = replicas
+        .get(topic, partition)
+        .ok_or(ResponseError::CoordinatorNotAvailable)?;
+    let now = now_ms();
+    let recs: Vec<Record> = kvs
+        .into_iter()
+        .enumerate()
+        .map(|(i, (k, v))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // The encoder keeps records in one batch while offset minus
+            // sequence is constant; this also leaves base sequence -1.
+            sequence: i as i32 - 1,
+            timestamp: now,
+            key: Some(k),
+            value: v,
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = bytes::BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &recs,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .map_err(|_| ResponseError::UnknownServerError)?;
+    let leader_epoch = part.leader_epoch();
+    let info = part.append_as_leader(&buf.freeze(), -1, now).map_err(|e| {
+        tracing::warn!(topic, partition, error = %e, "write to an internal topic failed");
+        match e {
+            PartitionError::NotLeader => ResponseError::NotCoordinator,
+            _ => ResponseError::CoordinatorNotAvailable,
+        }
+    })?;
+    Ok(Written {
+        part,
+        base_offset: info.base_offset,
+        end_offset: info.last_offset + 1,
+        leader_epoch,
+    })
+}
+
+/// Reads `topic`-`partition` from its log start to its log end and calls
+/// `f` with every record's key and value, in order (control batches
+/// skipped). Returns how many records were read.
+pub fn replay(
+    replicas: &ReplicaManager,
+    topic: &str,
+    partition: i32,
+    mut f: impl FnMut(Bytes, Option<Bytes>),
+) -> usize {
+    let mut read = 0usize;
+    let Some(part) = replicas.get(topic, partition) else {
+        return 0;
+    };
+    let mut offset = part.offsets().log_start_offset;
+    loop {
+        let snap = match part.fetch(offset, 1 << 20, true, Isolation::LogEnd, None) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(topic, partition, error = %e, "cannot replay an internal topic");
+                break;
+            }
+        };
+        let Some(plan) = snap.plan else { break };
+        let Ok(mut data) = plan.read() else { break };
+        let before = offset;
+        while data.len() >= HEADER_SIZE {
+            let Ok(h) = BatchHeader::parse(&data) else {
+                break;
+            };
+            if h.total_size() > data.len() {
+                break;
+            }
+            let mut one = data.split_to(h.total_size());
+            offset = h.last_offset() + 1;
+            if h.is_control() {
+                continue;
+            }
+            if let Ok(set) = RecordBatchDecoder::decode(&mut one) {
+                for r in set.records {
+                    if let Some(k) = r.key {
+                        f(k, r.value);
+                        read += 1;
+                    }
+                }
+            }
+        }
+        if offset == before {
+            break;
+        }
+    }
+    read
+}
