@@ -86,7 +86,6 @@ pub fn append(
         },
     )
     .map_err(|_| ResponseError::UnknownServerError)?;
-    let leader_epoch = part.leader_epoch();
     let info = part.append_as_leader(&buf.freeze(), -1, now).map_err(|e| {
         tracing::warn!(topic, partition, error = %e, "write to an internal topic failed");
         match e {
@@ -98,7 +97,7 @@ pub fn append(
         part,
         base_offset: info.base_offset,
         end_offset: info.last_offset + 1,
-        leader_epoch,
+        leader_epoch: info.leader_epoch,
     })
 }
 

@@ -84,9 +84,8 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<
                 Ok(info) => {
                     if acks == -1 {
                         if let Some(part) = part {
-                            let epoch = part.leader_epoch();
                             let at = (resp.responses.len(), tr.partition_responses.len());
-                            replicating.push((at.0, at.1, part.clone(), info.last_offset + 1, epoch));
+                            replicating.push((at.0, at.1, part.clone(), info.last_offset + 1, info.leader_epoch));
                         }
                     }
                     pr.base_offset = info.base_offset;

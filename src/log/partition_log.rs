@@ -79,6 +79,10 @@ pub struct AppendInfo {
     pub log_append_time_ms: i64,
     pub log_start_offset: i64,
     pub duplicate: bool,
+    /// The leader epoch the batches were written in (a follower's: that of
+    /// its last batch; -1 when it appended nothing), so an acks=all wait
+    /// watches the epoch of the append itself.
+    pub leader_epoch: i32,
 }
 
 /// A byte range of one segment file to return to a fetcher; the read
@@ -398,7 +402,7 @@ impl PartitionLog {
         let partition = self.dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         validate::check_records(records, &header, &self.config, &partition, now_ms)?;
         if let Check::Duplicate(m) = self.producers.check(&header)? {
-            return Ok(self.duplicate_info(m));
+            return Ok(self.duplicate_info(m, leader_epoch));
         }
         let base_offset = self.log_end_offset();
         // Rolling judges the batch by the timestamp it will be stored with.
@@ -438,6 +442,7 @@ impl PartitionLog {
             log_append_time_ms,
             log_start_offset: self.log_start_offset,
             duplicate: false,
+            leader_epoch,
         })
     }
 
@@ -494,6 +499,7 @@ impl PartitionLog {
                 log_append_time_ms: -1,
                 log_start_offset: self.log_start_offset,
                 duplicate: false,
+                leader_epoch: -1,
             });
         };
         if valid as u64 > self.config.segment_bytes {
@@ -520,6 +526,7 @@ impl PartitionLog {
             log_append_time_ms: -1,
             log_start_offset: self.log_start_offset,
             duplicate: false,
+            leader_epoch: last.partition_leader_epoch,
         })
     }
 
@@ -556,6 +563,7 @@ impl PartitionLog {
             log_append_time_ms: -1,
             log_start_offset: self.log_start_offset,
             duplicate: false,
+            leader_epoch,
         })
     }
 
@@ -631,13 +639,14 @@ impl PartitionLog {
         Ok(())
     }
 
-    fn duplicate_info(&self, m: BatchMetadata) -> AppendInfo {
+    fn duplicate_info(&self, m: BatchMetadata, leader_epoch: i32) -> AppendInfo {
         AppendInfo {
             base_offset: m.first_offset,
             last_offset: m.last_offset,
             log_append_time_ms: -1,
             log_start_offset: self.log_start_offset,
             duplicate: true,
+            leader_epoch,
         }
     }
 

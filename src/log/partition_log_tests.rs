@@ -826,3 +826,18 @@ fn truncating_below_a_marker_reopens_its_transaction() {
     let log = reopen(log, false);
     assert_eq!(log.aborted_transactions(0, 100), vec![ABORTED_7]);
 }
+
+#[test]
+fn an_append_reports_the_leader_epoch_it_was_written_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), config(), 0, load(true)).unwrap();
+    let b = batch(2, 9, 0, 0, 100);
+    assert_eq!(log.append(&b, 3, 200).unwrap().leader_epoch, 3);
+    let retry = log.append(&b, 4, 200).unwrap();
+    assert!(retry.duplicate);
+    assert_eq!(
+        retry.leader_epoch, 4,
+        "a retry answered in a later epoch waits on that one"
+    );
+    assert_eq!(log.append_marker(&marker(9, false, 0), 5, 200).unwrap().leader_epoch, 5);
+}
