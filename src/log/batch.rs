@@ -218,6 +218,26 @@ impl Iterator for BatchIter<'_> {
 pub mod test_support {
     use bytes::{BufMut, BytesMut};
 
+    /// The header of a batch of `count` records of producer `pid` at
+    /// `base_offset`, for producer-state tests that need no bytes.
+    pub fn header(pid: i64, epoch: i16, seq: i32, count: i32, base_offset: i64) -> super::BatchHeader {
+        super::BatchHeader {
+            base_offset,
+            batch_length: 100,
+            partition_leader_epoch: 0,
+            magic: 2,
+            crc: 0,
+            attributes: 0,
+            last_offset_delta: count - 1,
+            base_timestamp: 0,
+            max_timestamp: 0,
+            producer_id: pid,
+            producer_epoch: epoch,
+            base_sequence: seq,
+            records_count: count,
+        }
+    }
+
     /// Builds a valid uncompressed v2 batch with `count` small records.
     pub fn batch(count: i32, producer_id: i64, epoch: i16, base_sequence: i32, ts: i64) -> bytes::Bytes {
         let mut records = BytesMut::new();

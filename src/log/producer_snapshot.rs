@@ -229,19 +229,8 @@ mod tests {
 
     fn header(pid: i64, epoch: i16, seq: i32, count: i32, base_offset: i64) -> BatchHeader {
         BatchHeader {
-            base_offset,
-            batch_length: 100,
-            partition_leader_epoch: 0,
-            magic: 2,
-            crc: 0,
-            attributes: 0,
-            last_offset_delta: count - 1,
-            base_timestamp: 0,
             max_timestamp: 77,
-            producer_id: pid,
-            producer_epoch: epoch,
-            base_sequence: seq,
-            records_count: count,
+            ..super::super::batch::test_support::header(pid, epoch, seq, count, base_offset)
         }
     }
 

@@ -268,25 +268,8 @@ impl ProducerStateManager {
 
 #[cfg(test)]
 mod tests {
+    use super::super::batch::test_support::header;
     use super::*;
-
-    fn header(pid: i64, epoch: i16, seq: i32, count: i32, base_offset: i64) -> BatchHeader {
-        BatchHeader {
-            base_offset,
-            batch_length: 100,
-            partition_leader_epoch: 0,
-            magic: 2,
-            crc: 0,
-            attributes: 0,
-            last_offset_delta: count - 1,
-            base_timestamp: 0,
-            max_timestamp: 0,
-            producer_id: pid,
-            producer_epoch: epoch,
-            base_sequence: seq,
-            records_count: count,
-        }
-    }
 
     #[test]
     fn duplicates_gaps_and_fencing() {
