@@ -331,9 +331,7 @@ impl MetadataRecord {
     pub fn encode(&self, buf: &mut BytesMut) {
         let mut body = BytesMut::new();
         self.encode_body(&mut body);
-        buf.put_u32(body.len() as u32);
-        buf.put_u32(crc32c::crc32c(&body));
-        buf.put_slice(&body);
+        put_frame(buf, &body);
     }
 
     fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
@@ -397,20 +395,37 @@ impl MetadataRecord {
     /// Decodes one framed record from the front of `buf`, returning it and
     /// the bytes it used; `Ok(None)` when `buf` ends before a whole record.
     pub fn decode(buf: &[u8]) -> Result<Option<(Self, usize)>, DecodeError> {
-        if buf.len() < 8 {
-            return Ok(None);
+        match split_frame(buf)? {
+            Some((body, used)) => Ok(Some((Self::decode_body(body)?, used))),
+            None => Ok(None),
         }
-        let len = u32::from_be_bytes(buf[0..4].try_into().expect("4 bytes")) as usize;
-        let crc = u32::from_be_bytes(buf[4..8].try_into().expect("4 bytes"));
-        if buf.len() - 8 < len {
-            return Ok(None);
-        }
-        let body = &buf[8..8 + len];
-        if crc32c::crc32c(body) != crc {
-            return Err(DecodeError("crc mismatch"));
-        }
-        Ok(Some((Self::decode_body(body)?, 8 + len)))
     }
+}
+
+/// `[u32 length][u32 crc32c(body)][body]`, big-endian: how metadata
+/// records are framed, and the raft log's entries and snapshots with them.
+pub(crate) fn put_frame(out: &mut impl BufMut, body: &[u8]) {
+    out.put_u32(body.len() as u32);
+    out.put_u32(crc32c::crc32c(body));
+    out.put_slice(body);
+}
+
+/// The body of the frame at the front of `buf` and the bytes it used;
+/// `Ok(None)` when `buf` ends inside it, an error when its CRC does not match.
+pub(crate) fn split_frame(buf: &[u8]) -> Result<Option<(&[u8], usize)>, DecodeError> {
+    if buf.len() < 8 {
+        return Ok(None);
+    }
+    let len = u32::from_be_bytes(buf[0..4].try_into().expect("4 bytes")) as usize;
+    let crc = u32::from_be_bytes(buf[4..8].try_into().expect("4 bytes"));
+    if buf.len() - 8 < len {
+        return Ok(None);
+    }
+    let body = &buf[8..8 + len];
+    if crc32c::crc32c(body) != crc {
+        return Err(DecodeError("crc mismatch"));
+    }
+    Ok(Some((body, 8 + len)))
 }
 
 #[cfg(test)]

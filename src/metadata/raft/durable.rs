@@ -7,26 +7,12 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-/// `[u32 length][u32 crc32c(body)][body]`, big-endian, as the metadata
-/// records themselves are framed.
-pub(crate) const FRAME_HEADER_BYTES: usize = 8;
-
-pub(crate) fn put_frame(out: &mut Vec<u8>, body: &[u8]) {
-    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    out.extend_from_slice(&crc32c::crc32c(body).to_be_bytes());
-    out.extend_from_slice(body);
-}
+pub(crate) use crate::metadata::records::put_frame;
 
 /// The body of the frame at the front of `buf` and the bytes it used;
 /// `None` for a torn or corrupt frame (the caller cuts there).
 pub(crate) fn take_frame(buf: &[u8]) -> Option<(&[u8], usize)> {
-    if buf.len() < FRAME_HEADER_BYTES {
-        return None;
-    }
-    let len = u32::from_be_bytes(buf[0..4].try_into().expect("4 bytes")) as usize;
-    let crc = u32::from_be_bytes(buf[4..8].try_into().expect("4 bytes"));
-    let body = buf.get(FRAME_HEADER_BYTES..FRAME_HEADER_BYTES.checked_add(len)?)?;
-    (crc32c::crc32c(body) == crc).then_some((body, FRAME_HEADER_BYTES + len))
+    crate::metadata::records::split_frame(buf).ok().flatten()
 }
 
 /// Makes a rename or create in `dir` durable.
