@@ -4,17 +4,14 @@
 //! in-sync replica holds it (Kafka's DelayedProduce). The connection's next
 //! requests may go ahead as soon as the batches are appended.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
-
-/// Produce v10 added `current_leader` and `node_endpoints` (KIP-951).
-const FIRST_CURRENT_LEADER_VERSION: i16 = 10;
-
-use std::sync::Arc;
-use std::time::Duration;
 
 use super::errors::partition_error;
 use super::{str_bytes, HandlerError, RequestContext};
@@ -22,6 +19,9 @@ use crate::clock::now_ms;
 use crate::log::LogError;
 use crate::replication::partition::PartitionError;
 use crate::replication::Partition;
+
+/// Produce v10 added `current_leader` and `node_endpoints` (KIP-951).
+const FIRST_CURRENT_LEADER_VERSION: i16 = 10;
 
 pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<ProduceResponse>, HandlerError> {
     let broker = &ctx.broker;
