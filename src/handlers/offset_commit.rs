@@ -12,7 +12,24 @@ use crate::coordinator::group::state::CommittedOffset;
 
 /// Kafka's `offsets.commit.timeout.ms`: how long a commit waits for the
 /// `__consumer_offsets` replicas.
-const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Why an offset for `partition` of `topic` (absent: unknown topic) may
+/// not be committed, if it may not.
+pub(crate) fn check_partition(
+    topic: Option<&crate::metadata::TopicImage>,
+    partition: i32,
+    metadata: &str,
+    max_metadata: usize,
+) -> Option<ResponseError> {
+    if topic.is_none_or(|t| !t.partitions.contains_key(&partition)) {
+        Some(ResponseError::UnknownTopicOrPartition)
+    } else if metadata.len() > max_metadata {
+        Some(ResponseError::OffsetMetadataTooLarge)
+    } else {
+        None
+    }
+}
 
 pub async fn handle(
     ctx: &RequestContext,
@@ -31,11 +48,8 @@ pub async fn handle(
         let mut row = Vec::new();
         for p in &topic.partitions {
             let metadata = p.committed_metadata.as_ref().map(|m| m.to_string()).unwrap_or_default();
-            let error = if known.is_none_or(|t| !t.partitions.contains_key(&p.partition_index)) {
-                Some(ResponseError::UnknownTopicOrPartition)
-            } else if metadata.len() > max_metadata {
-                Some(ResponseError::OffsetMetadataTooLarge)
-            } else {
+            let error = check_partition(known, p.partition_index, &metadata, max_metadata);
+            if error.is_none() {
                 valid.push((
                     (topic.name.0.to_string(), p.partition_index),
                     CommittedOffset {
@@ -49,8 +63,7 @@ pub async fn handle(
                         commit_timestamp_ms: now,
                     },
                 ));
-                None
-            };
+            }
             row.push(error);
         }
         errors.push(row);

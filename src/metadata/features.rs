@@ -90,12 +90,20 @@ pub const FEATURES: &[Feature] = &[
         finalized: 0,
     },
     Feature {
-        name: "transaction.version",
+        name: TRANSACTION_VERSION,
         min: 0,
         max: 0,
         finalized: 0,
     },
 ];
+
+/// The `transaction.version` feature (KIP-1022).
+pub const TRANSACTION_VERSION: &str = "transaction.version";
+
+/// The level of `name` fjord finalizes (0 for a feature it does not list).
+pub fn finalized_level(name: &str) -> i16 {
+    FEATURES.iter().find(|f| f.name == name).map_or(0, |f| f.finalized)
+}
 
 /// The levels the controller finalizes on activation: every feature whose
 /// level is above 0.

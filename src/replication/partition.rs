@@ -332,6 +332,12 @@ impl Partition {
         self.append_leader(acks, |log, epoch| log.append(records, epoch, now_ms))
     }
 
+    /// Appends a coordinator's batch to its internal topic with acks=all
+    /// (no sequence check: see `PartitionLog::append_as_coordinator`).
+    pub fn append_as_coordinator(&self, records: &Bytes, now_ms: i64) -> Result<AppendInfo, PartitionError> {
+        self.append_leader(-1, |log, epoch| log.append_as_coordinator(records, epoch, now_ms))
+    }
+
     /// Appends a transaction coordinator's marker batch (WriteTxnMarkers,
     /// which Kafka writes with acks=all).
     pub fn append_marker_as_leader(&self, marker: &Bytes, now_ms: i64) -> Result<AppendInfo, PartitionError> {

@@ -1,0 +1,92 @@
+//! TxnOffsetCommit: a transactional producer commits a group's offsets as
+//! part of its transaction (`sendOffsetsToTransaction`). The group
+//! coordinator checks the consumer's generation (KIP-447, v3+), writes the
+//! offsets into the transaction, and holds them back from OffsetFetch until
+//! the transaction's marker commits them.
+
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
+
+use super::offset_commit::{check_partition, COMMIT_TIMEOUT};
+use super::{HandlerError, RequestContext};
+use crate::clock::now_ms;
+use crate::coordinator::group::state::CommittedOffset;
+
+pub async fn handle(
+    ctx: &RequestContext,
+    req: TxnOffsetCommitRequest,
+) -> Result<Option<TxnOffsetCommitResponse>, HandlerError> {
+    let broker = &ctx.broker;
+    let image = broker.metadata.image();
+    let now = now_ms();
+    let max_metadata = broker.groups.config.metadata_max_bytes;
+    let mut errors: Vec<Vec<Option<ResponseError>>> = Vec::new();
+    let mut valid = Vec::new();
+    for topic in &req.topics {
+        let known = image.topics.get(topic.name.0.as_str());
+        let mut row = Vec::new();
+        for p in &topic.partitions {
+            let metadata = p.committed_metadata.as_ref().map(|m| m.to_string()).unwrap_or_default();
+            let error = check_partition(known, p.partition_index, &metadata, max_metadata);
+            if error.is_none() {
+                valid.push((
+                    (topic.name.0.to_string(), p.partition_index),
+                    CommittedOffset {
+                        offset: p.committed_offset,
+                        leader_epoch: if ctx.version() >= 2 {
+                            p.committed_leader_epoch
+                        } else {
+                            -1
+                        },
+                        metadata,
+                        commit_timestamp_ms: now,
+                    },
+                ));
+            }
+            row.push(error);
+        }
+        errors.push(row);
+    }
+    let group_id = req.group_id.0.as_str();
+    let top = if group_id.is_empty() {
+        Some(ResponseError::InvalidGroupId)
+    } else if req.transactional_id.0.is_empty() {
+        Some(ResponseError::InvalidRequest)
+    } else {
+        let committed = broker.groups.txn_commit(
+            group_id,
+            req.producer_id.0,
+            req.producer_epoch,
+            req.member_id.as_str(),
+            req.group_instance_id.as_ref().map(|s| s.as_str()),
+            req.generation_id,
+            valid,
+        );
+        match committed {
+            Ok(Some(written)) => written.replicated(COMMIT_TIMEOUT).await.err(),
+            Ok(None) => None,
+            Err(e) => Some(e),
+        }
+    };
+    let mut resp = TxnOffsetCommitResponse::default();
+    for (topic, row) in req.topics.into_iter().zip(errors) {
+        let mut t = TxnOffsetCommitResponseTopic::default();
+        t.name = topic.name;
+        t.partitions = topic
+            .partitions
+            .iter()
+            .zip(row)
+            .map(|(p, e)| {
+                let mut r = TxnOffsetCommitResponsePartition::default();
+                r.partition_index = p.partition_index;
+                r.error_code = e.or(top).map_or(0, |e| e.code());
+                r
+            })
+            .collect();
+        resp.topics.push(t);
+    }
+    Ok(Some(resp))
+}
