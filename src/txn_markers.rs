@@ -94,7 +94,8 @@ impl BrokerTxnServices {
         let me = broker.config.node_id;
         let mut out = Vec::new();
         let mut remote: BTreeMap<i32, Vec<TopicPartition>> = BTreeMap::new();
-        for tp in batch.partitions {
+        let count = batch.partitions.len();
+        for (i, tp) in batch.partitions.into_iter().enumerate() {
             let Some(topic) = image.topics.get(&tp.0) else {
                 // The topic was deleted: nothing is left to end there.
                 out.push((tp, Ok(())));
@@ -104,6 +105,9 @@ impl BrokerTxnServices {
                 None => out.push((tp, Ok(()))),
                 Some(leader) if leader == me => {
                     let r = write_local(&broker, batch.producer_id, batch.producer_epoch, marker, &tp.0, tp.1).await;
+                    if r.is_ok() && i + 1 < count {
+                        crate::coordinator::transaction::crash_point("end-txn-between-markers");
+                    }
                     out.push((tp, r));
                 }
                 Some(leader) if leader < 0 => out.push((tp, Err(ResponseError::NotLeaderOrFollower))),

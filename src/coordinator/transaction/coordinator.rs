@@ -317,6 +317,12 @@ impl TransactionCoordinator {
             Ok(w) => w.replicated(self.config.write_timeout).await,
             Err(e) => Err(e),
         };
+        // A partition reloaded meanwhile (leadership moved, or its epoch
+        // changed) holds a new copy of this transaction: this one is stale,
+        // and the client retries against the new one (Kafka checks the
+        // coordinator epoch the same way).
+        let current = self.get(&id).is_some_and(|x| Arc::ptr_eq(&x, txn));
+        let outcome = outcome.and_then(|()| if current { Ok(()) } else { Err(ResponseError::NotCoordinator) });
         let mut m = lock(txn);
         match outcome {
             Ok(()) => m.complete(t).map_err(client_error),
@@ -473,6 +479,7 @@ impl TransactionCoordinator {
                 producer_epoch,
             } => Ok((producer_id, producer_epoch)),
             EndStep::Write(t) => {
+                super::crash_point("end-txn-before-prepare");
                 self.apply(&txn, &t, false).await?;
                 let answer = {
                     let m = lock(&txn);
@@ -521,6 +528,7 @@ impl TransactionCoordinator {
                 m.current.partitions.iter().cloned().collect::<Vec<_>>(),
             )
         };
+        super::crash_point("end-txn-after-prepare");
         while !remaining.is_empty() {
             if !self.still_coordinator(transactional_id, coordinator_epoch) {
                 return;
@@ -556,6 +564,7 @@ impl TransactionCoordinator {
                 tokio::time::sleep(RETRY_BACKOFF).await;
             }
         }
+        super::crash_point("end-txn-before-complete");
         loop {
             if !self.still_coordinator(transactional_id, coordinator_epoch) {
                 return;
