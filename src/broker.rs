@@ -81,6 +81,9 @@ pub struct Broker {
     pub(crate) fetchers: FetcherManager,
     /// What the request path counts, for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Connections to other brokers for transaction markers and
+    /// verifications.
+    pub(crate) peers: crate::cluster::client::NodeClients,
 }
 
 /// A random start for replica placement, as Kafka's placer draws one.
@@ -203,6 +206,7 @@ impl Broker {
             config.max_incremental_fetch_session_cache_slots,
             MIN_EVICTION_MS,
         ));
+        let peers = crate::cluster::client::NodeClients::new(format!("fjord-{}-txn", config.node_id));
         let broker = Arc::new(Broker {
             config,
             cluster_id,
@@ -219,6 +223,7 @@ impl Broker {
             registration_epoch: Arc::new(AtomicI64::new(-1)),
             fetchers,
             metrics: Arc::default(),
+            peers,
         });
         broker
             .transactions

@@ -22,6 +22,7 @@ pub mod server;
 pub mod testing;
 pub mod topic_configs;
 pub mod txn_markers;
+pub mod txn_verify;
 
 use std::sync::Arc;
 

@@ -7,7 +7,7 @@
 //! transaction's offsets in the group coordinator.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
@@ -58,28 +58,11 @@ pub async fn write_local(
 /// The broker's services to its transaction coordinator.
 pub struct BrokerTxnServices {
     broker: Weak<Broker>,
-    /// Connections to other brokers, by node id and address.
-    clients: Mutex<HashMap<i32, Arc<NodeClient>>>,
 }
 
 impl BrokerTxnServices {
     pub fn new(broker: Weak<Broker>) -> Self {
-        BrokerTxnServices {
-            broker,
-            clients: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn client(&self, node: i32, addr: String, own_id: i32) -> Arc<NodeClient> {
-        let mut clients = self.clients.lock().expect("client map lock is never poisoned");
-        match clients.get(&node) {
-            Some(c) if c.addr() == addr => c.clone(),
-            _ => {
-                let c = Arc::new(NodeClient::new(addr, &format!("fjord-{own_id}-txn-markers")));
-                clients.insert(node, c.clone());
-                c
-            }
-        }
+        BrokerTxnServices { broker }
     }
 
     async fn write(&self, batch: MarkerBatch) -> Vec<(TopicPartition, Result<(), ResponseError>)> {
@@ -120,7 +103,7 @@ impl BrokerTxnServices {
                 out.extend(fail_all(partitions, ResponseError::BrokerNotAvailable));
                 continue;
             };
-            let client = self.client(leader, addr, me);
+            let client = broker.peers.get(leader, addr);
             out.extend(send_remote(&client, &(batch.producer_id, batch.producer_epoch, marker), partitions).await);
         }
         out

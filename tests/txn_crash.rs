@@ -48,7 +48,9 @@ fn start(port: u16, dir: &std::path::Path, crash_at: Option<&str>) -> Child {
     ] {
         cmd.arg("--override").arg(o);
     }
-    cmd.env("FJORD_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::inherit());
+    cmd.env("FJORD_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
     match crash_at {
         Some(step) => cmd.env("FJORD_TEST_CRASH_AT", step),
         None => cmd.env_remove("FJORD_TEST_CRASH_AT"),
@@ -195,7 +197,10 @@ async fn write_transaction(c: &mut Client, (pid, epoch): (i64, i16), tag: &str) 
         req.timeout_ms = 5_000;
         req.topic_data = vec![td];
         let r = c.call(9, &req).await;
-        assert_eq!(r.responses[0].partition_responses[0].error_code, 0, "transactional produce");
+        assert_eq!(
+            r.responses[0].partition_responses[0].error_code, 0,
+            "transactional produce"
+        );
     }
 }
 

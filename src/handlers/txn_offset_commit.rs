@@ -14,6 +14,36 @@ use super::offset_commit::{check_partition, COMMIT_TIMEOUT};
 use super::{HandlerError, RequestContext};
 use crate::clock::now_ms;
 use crate::coordinator::group::state::CommittedOffset;
+use crate::coordinator::group::OFFSETS_TOPIC;
+use crate::txn_verify;
+
+/// From v5 (transaction version 2) the group's `__consumer_offsets`
+/// partition joins the transaction here, without AddOffsetsToTxn.
+const FIRST_IMPLICIT_ADD_VERSION: i16 = 5;
+
+/// KIP-890: the group's `__consumer_offsets` partition must be in the
+/// producer's transaction (added here from v5, verified before).
+async fn verify(ctx: &RequestContext, req: &TxnOffsetCommitRequest) -> Option<ResponseError> {
+    let partition = (
+        OFFSETS_TOPIC.to_string(),
+        ctx.broker.groups.partition_for(req.group_id.0.as_str()),
+    );
+    let refused = txn_verify::add_or_verify(
+        &ctx.broker,
+        req.transactional_id.0.as_str(),
+        req.producer_id.0,
+        req.producer_epoch,
+        std::slice::from_ref(&partition),
+        ctx.version() >= FIRST_IMPLICIT_ADD_VERSION,
+    )
+    .await;
+    // As Kafka's group coordinator answers a write that could not be
+    // verified yet: the client retries.
+    refused.get(&partition).map(|e| match e {
+        ResponseError::NotEnoughReplicas => ResponseError::CoordinatorNotAvailable,
+        e => *e,
+    })
+}
 
 pub async fn handle(
     ctx: &RequestContext,
@@ -55,6 +85,8 @@ pub async fn handle(
         Some(ResponseError::InvalidGroupId)
     } else if req.transactional_id.0.is_empty() {
         Some(ResponseError::InvalidRequest)
+    } else if let Some(e) = verify(ctx, &req).await {
+        Some(e)
     } else {
         let committed = broker.groups.txn_commit(
             group_id,

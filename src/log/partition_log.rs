@@ -1126,6 +1126,11 @@ impl PartitionLog {
     pub fn producer_count(&self) -> usize {
         self.producers.len()
     }
+
+    /// See [`ProducerStateManager::in_transaction`].
+    pub fn in_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
+        self.producers.in_transaction(producer_id, producer_epoch)
+    }
 }
 
 /// Reads `len` bytes at `position` into a fresh buffer without zeroing it

@@ -206,6 +206,15 @@ impl ProducerStateManager {
         })
     }
 
+    /// Whether `producer_id` at `producer_epoch` has a transaction open
+    /// here: its next transactional batch needs no verification with the
+    /// transaction coordinator (KIP-890).
+    pub fn in_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
+        self.producers
+            .get(&producer_id)
+            .is_some_and(|e| e.epoch == producer_epoch && e.current_txn_first_offset.is_some())
+    }
+
     /// The first offset of the oldest open transaction: records from here
     /// on are not stable.
     pub fn first_unstable_offset(&self) -> Option<i64> {

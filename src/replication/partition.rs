@@ -692,6 +692,11 @@ impl Partition {
         matches!(&self.lock().role, Role::Leader(l) if l.followers.contains_key(&replica_id))
     }
 
+    /// Whether the producer has a transaction open in this partition.
+    pub fn in_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
+        self.lock().log.in_transaction(producer_id, producer_epoch)
+    }
+
     /// The committed ISR and the replicas, as this replica knows them.
     pub fn isr_and_replicas(&self) -> (Vec<i32>, Vec<i32>) {
         let s = self.lock();
