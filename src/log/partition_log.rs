@@ -14,7 +14,7 @@ use super::batch::{self, BatchError, BatchHeader, ATTR_TIMESTAMP_TYPE_LOG_APPEND
 use super::config::LogConfig;
 use super::control::{self, EndTxnMarker};
 use super::epoch_cache::LeaderEpochCache;
-use super::producer_state::{BatchMetadata, Check, CompletedTxn, ProducerStateManager};
+use super::producer_state::{ActiveProducer, BatchMetadata, Check, CompletedTxn, ProducerStateManager};
 use super::roll::{self, ActiveSegment, RollParams};
 use super::segment::Segment;
 use super::txn_index::AbortedTxn;
@@ -1101,6 +1101,11 @@ impl PartitionLog {
 
     pub fn producer_count(&self) -> usize {
         self.producers.len()
+    }
+
+    /// The producers this log remembers (DescribeProducers), by id.
+    pub fn active_producers(&self) -> Vec<ActiveProducer> {
+        self.producers.active_producers()
     }
 }
 
