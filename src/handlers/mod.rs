@@ -21,6 +21,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
 pub mod describe_quorum;
 pub mod describe_topic_partitions;
 pub mod elect_leaders;
@@ -211,6 +212,7 @@ apis! {
     #[controller] BrokerHeartbeat(BrokerHeartbeatRequest) => broker_heartbeat::handle;
     #[controller] AllocateProducerIds(AllocateProducerIdsRequest) => allocate_producer_ids::handle;
     #[controller] AlterPartition(AlterPartitionRequest) => alter_partition::handle;
+    DescribeProducers(DescribeProducersRequest) => describe_producers::handle, overlaps Access::reads(TOPICS.and(LOG));
     DescribeTopicPartitions(DescribeTopicPartitionsRequest) => describe_topic_partitions::handle, overlaps Access::reads(TOPICS);
 }
 
