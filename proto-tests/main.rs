@@ -32,6 +32,7 @@ mod malformed;
 mod offsets;
 mod pipelining;
 mod produce;
+mod producers;
 mod quorum;
 mod topics;
 
@@ -91,6 +92,7 @@ const PER_VERSION_TESTS: &[(ApiKey, &str)] = &[
         ApiKey::ListPartitionReassignments,
         "leaders::list_partition_reassignments_every_version",
     ),
+    (ApiKey::DescribeProducers, "producers::describe_producers_every_version"),
     (
         ApiKey::DescribeTopicPartitions,
         "leaders::describe_topic_partitions_every_version",

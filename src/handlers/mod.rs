@@ -23,6 +23,7 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
 pub mod describe_quorum;
 pub mod describe_topic_partitions;
 pub mod describe_transactions;
@@ -218,6 +219,7 @@ apis! {
     #[controller] BrokerHeartbeat(BrokerHeartbeatRequest) => broker_heartbeat::handle;
     #[controller] AllocateProducerIds(AllocateProducerIdsRequest) => allocate_producer_ids::handle;
     #[controller] AlterPartition(AlterPartitionRequest) => alter_partition::handle;
+    DescribeProducers(DescribeProducersRequest) => describe_producers::handle, overlaps Access::reads(TOPICS.and(LOG));
     DescribeTopicPartitions(DescribeTopicPartitionsRequest) => describe_topic_partitions::handle, overlaps Access::reads(TOPICS);
     AddPartitionsToTxn(AddPartitionsToTxnRequest) => add_partitions_to_txn::handle;
     AddOffsetsToTxn(AddOffsetsToTxnRequest) => add_offsets_to_txn::handle;

@@ -14,7 +14,7 @@ use super::batch::{self, BatchError, BatchHeader, ATTR_TIMESTAMP_TYPE_LOG_APPEND
 use super::config::LogConfig;
 use super::control::{self, EndTxnMarker};
 use super::epoch_cache::LeaderEpochCache;
-use super::producer_state::{BatchMetadata, Check, CompletedTxn, ProducerStateManager};
+use super::producer_state::{ActiveProducer, BatchMetadata, Check, CompletedTxn, ProducerStateManager};
 use super::roll::{self, ActiveSegment, RollParams};
 use super::segment::Segment;
 use super::txn_index::AbortedTxn;
@@ -1130,6 +1130,11 @@ impl PartitionLog {
     /// See [`ProducerStateManager::in_transaction`].
     pub fn in_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
         self.producers.in_transaction(producer_id, producer_epoch)
+    }
+
+    /// The producers this log remembers (DescribeProducers), by id.
+    pub fn active_producers(&self) -> Vec<ActiveProducer> {
+        self.producers.active_producers()
     }
 }
 
