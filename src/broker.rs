@@ -163,7 +163,6 @@ impl Broker {
                 abort_timed_out_interval: Duration::from_millis(t.abort_timed_out_interval_ms),
                 remove_expired_interval: Duration::from_millis(t.remove_expired_interval_ms),
                 write_timeout: TXN_STATE_WRITE_TIMEOUT,
-                transaction_version: features::finalized_level(features::TRANSACTION_VERSION),
             },
             replicas.clone(),
         ));

@@ -10,12 +10,8 @@
 # changed, then runs every case in one JVM, printing RESULT lines on stdout;
 # build output and client logs go to stderr.
 #
-# On fjord every case is xfail (issue 10, transactions): it still runs and
-# reports its real failure, or unexpected-pass. COMPAT_JAVA_TXN_NO_XFAIL=1
-# reports plain pass/fail on fjord too.
-#
 # Env: COMPAT_TARGET (fjord|kafka, from compat/run), COMPAT_JAVA_TXN_ONLY (a
-# regex of case names to run), COMPAT_JAVA_TXN_NO_XFAIL.
+# regex of case names to run).
 set -uo pipefail
 
 if [ $# -ne 1 ]; then
@@ -51,7 +47,6 @@ fi
 
 args=("$bootstrap")
 [ -n "${COMPAT_JAVA_TXN_ONLY:-}" ] && args+=(--only "$COMPAT_JAVA_TXN_ONLY")
-[ -n "${COMPAT_JAVA_TXN_NO_XFAIL:-}" ] && args+=(--no-xfail)
 
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT

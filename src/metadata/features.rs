@@ -100,11 +100,6 @@ pub const FEATURES: &[Feature] = &[
 /// The `transaction.version` feature (KIP-1022).
 pub const TRANSACTION_VERSION: &str = "transaction.version";
 
-/// The level of `name` fjord finalizes (0 for a feature it does not list).
-pub fn finalized_level(name: &str) -> i16 {
-    FEATURES.iter().find(|f| f.name == name).map_or(0, |f| f.finalized)
-}
-
 /// The levels the controller finalizes on activation: every feature whose
 /// level is above 0.
 pub fn finalized_levels() -> Vec<(String, i16)> {

@@ -11,6 +11,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI16, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -60,8 +61,6 @@ pub struct TxnCoordinatorConfig {
     pub remove_expired_interval: Duration,
     /// How long a write to `__transaction_state` waits for its replicas.
     pub write_timeout: Duration,
-    /// The finalized `transaction.version`.
-    pub transaction_version: i16,
 }
 
 /// A transaction as DescribeTransactions and ListTransactions show it.
@@ -95,6 +94,8 @@ pub struct TransactionCoordinator {
     txns: Mutex<HashMap<String, Txn>>,
     owned: RwLock<HashMap<i32, Owned>>,
     services: OnceLock<Arc<dyn TxnServices>>,
+    /// The finalized `transaction.version`, as the metadata image holds it.
+    transaction_version: AtomicI16,
     tasks: TaskTracker,
     stop: CancellationToken,
 }
@@ -119,6 +120,7 @@ impl TransactionCoordinator {
             txns: Mutex::new(HashMap::new()),
             owned: RwLock::new(HashMap::new()),
             services: OnceLock::new(),
+            transaction_version: AtomicI16::new(0),
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
         }
@@ -153,6 +155,15 @@ impl TransactionCoordinator {
         self.stop.cancel();
         self.tasks.close();
         self.tasks.wait().await;
+    }
+
+    /// Follows the finalized `transaction.version` of the metadata image.
+    pub fn set_transaction_version(&self, level: i16) {
+        self.transaction_version.store(level, Ordering::Relaxed);
+    }
+
+    fn transaction_version(&self) -> i16 {
+        self.transaction_version.load(Ordering::Relaxed)
     }
 
     fn services(&self) -> Result<&Arc<dyn TxnServices>, ResponseError> {
@@ -306,7 +317,7 @@ impl TransactionCoordinator {
     /// raised the epoch to fence a producer, which stays raised).
     async fn apply(&self, txn: &Txn, t: &TxnTransition, fence: bool) -> Result<(), ResponseError> {
         let id = lock(txn).transactional_id.clone();
-        let value = (t.state != TxnState::Dead).then(|| records::encode_value(t, self.config.transaction_version));
+        let value = (t.state != TxnState::Dead).then(|| records::encode_value(t, self.transaction_version()));
         let written = internal_topic::append(
             &self.replicas,
             TRANSACTION_STATE_TOPIC,
@@ -384,7 +395,7 @@ impl TransactionCoordinator {
         };
         let spare = self.spare_producer_id(&txn).await?;
         let step = lock(&txn)
-            .init_producer_id(timeout_ms, expected, self.config.transaction_version, now_ms(), || {
+            .init_producer_id(timeout_ms, expected, self.transaction_version(), now_ms(), || {
                 spare.ok_or(ResponseError::ConcurrentTransactions)
             })
             .map_err(client_error)?;
@@ -615,7 +626,7 @@ impl TransactionCoordinator {
                     continue;
                 }
                 let id = m.transactional_id.clone();
-                (id, m.fence_and_abort(self.config.transaction_version, now))
+                (id, m.fence_and_abort(self.transaction_version(), now))
             };
             match prepared {
                 (id, Ok(t)) => {
@@ -687,7 +698,9 @@ impl TransactionCoordinator {
             .map(|t| description(&lock(t)))
             .filter(|d| states.is_empty() || states.iter().any(|s| s == d.state.name()))
             .filter(|d| producer_ids.is_empty() || producer_ids.contains(&d.producer_id))
-            .filter(|d| min_duration_ms < 0 || (d.start_ms >= 0 && now - d.start_ms >= min_duration_ms))
+            // As Kafka: only a transaction known to have run for at most
+            // the duration is left out (an id without one always stays).
+            .filter(|d| min_duration_ms < 0 || now - d.start_ms > min_duration_ms)
             .collect();
         out.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
         out

@@ -16,51 +16,43 @@ import org.apache.kafka.common.utils.AppInfoParser;
  * The transactions compat cases, against one bootstrap address. Prints one
  * line per case on stdout, as compat/run expects:
  *
- * <pre>RESULT &lt;case&gt; &lt;pass|fail|xfail&gt; &lt;first line of the failure, or nothing&gt;</pre>
+ * <pre>RESULT &lt;case&gt; &lt;pass|fail&gt; &lt;first line of the failure, or nothing&gt;</pre>
  *
- * A case with an {@code xfailOnFjord} issue reports {@code xfail} (with its
- * real failure, or {@code unexpected-pass}) when COMPAT_TARGET=fjord; against
- * Kafka every case is pass or fail. Everything else (client logs, a timeline
- * of each case) goes to stderr.
+ * Everything else (client logs, a timeline of each case) goes to stderr.
  *
- * <p>Usage: {@code Main BOOTSTRAP [--only REGEX] [--no-xfail]}.
+ * <p>Usage: {@code Main BOOTSTRAP [--only REGEX]}.
  */
 public final class Main {
     private Main() {}
 
-    /** The open fjord issue the cases wait for: transactions and exactly-once. */
-    static final String TXN_ISSUE = "issue 10 (transactions)";
-
-    /** One case: its RESULT name, its bound, the fjord issue it is expected to fail on (or null), its body. */
-    record Case(String name, Duration timeout, String xfailOnFjord, Body body) {
+    /** One case: its RESULT name, its bound, its body. */
+    record Case(String name, Duration timeout, Body body) {
         @FunctionalInterface
         interface Body {
             void run(Ctx ctx) throws Exception;
         }
 
-        static Case of(String name, int timeoutSeconds, String xfailOnFjord, Body body) {
-            return new Case(name, Duration.ofSeconds(timeoutSeconds), xfailOnFjord, body);
+        static Case of(String name, int timeoutSeconds, Body body) {
+            return new Case(name, Duration.ofSeconds(timeoutSeconds), body);
         }
     }
 
     static final List<Case> CASES = List.of(
-            Case.of("txn-commit-abort", 60, TXN_ISSUE, CommitAbortCase::run),
-            Case.of("txn-zombie-fenced", 60, TXN_ISSUE, ZombieCase::run),
-            Case.of("txn-timeout-abort", 60, TXN_ISSUE, TimeoutCase::run),
-            Case.of("txn-send-offsets", 60, TXN_ISSUE, SendOffsetsCase::run));
+            Case.of("txn-commit-abort", 60, CommitAbortCase::run),
+            Case.of("txn-zombie-fenced", 60, ZombieCase::run),
+            Case.of("txn-timeout-abort", 60, TimeoutCase::run),
+            Case.of("txn-send-offsets", 60, SendOffsetsCase::run));
 
     public static void main(String[] args) throws Exception {
         if (args.length < 1) {
-            System.err.println("usage: Main BOOTSTRAP [--only REGEX] [--no-xfail]");
+            System.err.println("usage: Main BOOTSTRAP [--only REGEX]");
             System.exit(2);
         }
         String bootstrap = args[0];
         Pattern only = null;
-        boolean noXfail = false;
         for (int i = 1; i < args.length; i++) {
             switch (args[i]) {
                 case "--only" -> only = Pattern.compile(args[++i]);
-                case "--no-xfail" -> noXfail = true;
                 default -> {
                     System.err.println("unknown option " + args[i]);
                     System.exit(2);
@@ -68,7 +60,6 @@ public final class Main {
             }
         }
         String target = System.getenv().getOrDefault("COMPAT_TARGET", "fjord");
-        boolean xfailTarget = target.equals("fjord") && !noXfail;
         System.err.println("compat-java-txn: kafka-clients " + AppInfoParser.getVersion() + " against " + bootstrap
                 + " (" + target + ")");
 
@@ -78,14 +69,7 @@ public final class Main {
                 continue;
             }
             String failure = runOne(bootstrap, c);
-            String line;
-            if (xfailTarget && c.xfailOnFjord() != null) {
-                line = "RESULT " + c.name() + " xfail "
-                        + (failure == null ? "unexpected-pass (expected to fail on fjord: " + c.xfailOnFjord() + ")"
-                                : failure);
-            } else {
-                line = "RESULT " + c.name() + (failure == null ? " pass" : " fail " + failure);
-            }
+            String line = "RESULT " + c.name() + (failure == null ? " pass" : " fail " + failure);
             out.println(line.trim());
             out.flush();
         }
