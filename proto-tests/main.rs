@@ -35,6 +35,7 @@ mod produce;
 mod producers;
 mod quorum;
 mod topics;
+mod transactions;
 
 use std::collections::BTreeSet;
 
@@ -96,6 +97,25 @@ const PER_VERSION_TESTS: &[(ApiKey, &str)] = &[
     (
         ApiKey::DescribeTopicPartitions,
         "leaders::describe_topic_partitions_every_version",
+    ),
+    (
+        ApiKey::AddPartitionsToTxn,
+        "transactions::add_partitions_to_txn_every_version",
+    ),
+    (
+        ApiKey::AddOffsetsToTxn,
+        "transactions::add_offsets_to_txn_every_version",
+    ),
+    (ApiKey::EndTxn, "transactions::end_txn_every_version"),
+    (ApiKey::WriteTxnMarkers, "transactions::write_txn_markers_every_version"),
+    (ApiKey::TxnOffsetCommit, "transactions::txn_offset_commit_every_version"),
+    (
+        ApiKey::DescribeTransactions,
+        "transactions::describe_transactions_every_version",
+    ),
+    (
+        ApiKey::ListTransactions,
+        "transactions::list_transactions_every_version",
     ),
 ];
 

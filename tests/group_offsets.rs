@@ -180,14 +180,14 @@ async fn transactional_offsets_wait_for_their_marker_across_restarts() {
     }
     assert_eq!(fetch(&broker, false), vec![Ok(Some(5)), Ok(None)]);
     let unstable = Err(ResponseError::UnstableOffsetCommit);
-    assert_eq!(fetch(&broker, true), vec![unstable.clone(), unstable.clone()]);
+    assert_eq!(fetch(&broker, true), vec![unstable, unstable]);
 
     // Restart with both transactions open: still held back.
     drop(broker);
     running.shutdown().await;
     let running = fjord::start(config(dir.path())).await.unwrap();
     let broker = running.broker.clone();
-    assert_eq!(fetch(&broker, true), vec![unstable.clone(), unstable]);
+    assert_eq!(fetch(&broker, true), vec![unstable, unstable]);
 
     // Producer 7 commits, producer 8 aborts.
     let partition = broker.groups.partition_for("txn-group");

@@ -7,8 +7,12 @@ use std::collections::BTreeSet;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 
+use super::errors::producer_fenced_for;
 use super::{HandlerError, RequestContext};
 use crate::coordinator::group::OFFSETS_TOPIC;
+
+/// The first version that may answer PRODUCER_FENCED (KIP-588).
+const PRODUCER_FENCED_VERSION: i16 = 2;
 
 pub async fn handle(
     ctx: &RequestContext,
@@ -32,7 +36,7 @@ pub async fn handle(
         .add_partitions(id, req.producer_id.0, req.producer_epoch, &partitions)
         .await
     {
-        resp.error_code = e.code();
+        resp.error_code = producer_fenced_for(ctx.version(), PRODUCER_FENCED_VERSION, e).code();
     }
     Ok(Some(resp))
 }

@@ -14,8 +14,12 @@ use kafka_protocol::messages::add_partitions_to_txn_response::{
 };
 use kafka_protocol::messages::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, TopicName};
 
+use super::errors::producer_fenced_for;
 use super::{str_bytes, HandlerError, RequestContext};
 use crate::coordinator::transaction::state::TopicPartition;
+
+/// The first version that may answer PRODUCER_FENCED (KIP-588).
+const PRODUCER_FENCED_VERSION: i16 = 2;
 
 /// One error per partition, grouped by topic as the response wants them.
 fn results(outcome: Vec<(TopicPartition, Option<ResponseError>)>) -> Vec<AddPartitionsToTxnTopicResult> {
@@ -50,7 +54,10 @@ async fn one(
         .iter()
         .flat_map(|t| t.partitions.iter().map(move |p| (t.name.0.to_string(), *p)))
         .collect();
-    let every = |e: ResponseError| partitions.iter().map(|tp| (tp.clone(), Some(e))).collect::<Vec<_>>();
+    let every = |e: ResponseError| {
+        let e = producer_fenced_for(ctx.version(), PRODUCER_FENCED_VERSION, e);
+        partitions.iter().map(|tp| (tp.clone(), Some(e))).collect::<Vec<_>>()
+    };
     if transactional_id.is_empty() {
         return every(ResponseError::InvalidRequest);
     }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
 use kafka_protocol::messages::{DescribeTransactionsRequest, DescribeTransactionsResponse, ProducerId, TopicName};
 
@@ -18,7 +19,14 @@ pub async fn handle(
         s.producer_id = ProducerId(-1);
         s.producer_epoch = -1;
         s.transaction_start_time_ms = -1;
-        match ctx.broker.transactions.describe(id.0.as_str()) {
+        // An empty id is no transactional id (Kafka's INVALID_REQUEST); it
+        // would otherwise be looked up and reported as not found.
+        let described = if id.0.is_empty() {
+            Err(ResponseError::InvalidRequest)
+        } else {
+            ctx.broker.transactions.describe(id.0.as_str())
+        };
+        match described {
             Ok(d) => {
                 s.transaction_state = str_bytes(d.state.name());
                 s.transaction_timeout_ms = d.timeout_ms;

@@ -5,10 +5,13 @@
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{EndTxnRequest, EndTxnResponse, ProducerId};
 
+use super::errors::producer_fenced_for;
 use super::{HandlerError, RequestContext};
 
 /// The first EndTxn version of transaction version 2 (KIP-890).
 const TV2_VERSION: i16 = 5;
+/// The first version that may answer PRODUCER_FENCED (KIP-588).
+const PRODUCER_FENCED_VERSION: i16 = 2;
 
 pub async fn handle(ctx: &RequestContext, req: EndTxnRequest) -> Result<Option<EndTxnResponse>, HandlerError> {
     let mut resp = EndTxnResponse::default();
@@ -32,7 +35,7 @@ pub async fn handle(ctx: &RequestContext, req: EndTxnRequest) -> Result<Option<E
                 resp.producer_epoch = epoch;
             }
         }
-        Err(e) => resp.error_code = e.code(),
+        Err(e) => resp.error_code = producer_fenced_for(ctx.version(), PRODUCER_FENCED_VERSION, e).code(),
     }
     Ok(Some(resp))
 }

@@ -7,7 +7,11 @@
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
+use super::errors::producer_fenced_for;
 use super::{HandlerError, RequestContext};
+
+/// The first version that may answer PRODUCER_FENCED (KIP-588).
+const PRODUCER_FENCED_VERSION: i16 = 4;
 
 pub async fn handle(
     ctx: &RequestContext,
@@ -34,7 +38,7 @@ pub async fn handle(
                 resp.producer_id = ProducerId(pid);
                 resp.producer_epoch = epoch;
             }
-            Err(e) => resp.error_code = e.code(),
+            Err(e) => resp.error_code = producer_fenced_for(ctx.version(), PRODUCER_FENCED_VERSION, e).code(),
         }
         return Ok(Some(resp));
     }
