@@ -219,16 +219,16 @@ broker_configs! {
         "Largest transaction.timeout.ms a transactional producer may ask for.";
     "transaction.remove.expired.transaction.cleanup.interval.ms", Int, Some("3600000"), false,
         "How often the transaction coordinator removes transactional ids past transactional.id.expiration.ms.";
+    "transaction.state.log.min.isr", Int, Some("2"), false,
+        "min.insync.replicas of the __transaction_state topic.";
     "transaction.state.log.num.partitions", Int, Some("50"), false,
         "Partitions of the __transaction_state topic.";
+    "transaction.state.log.replication.factor", Short, Some("3"), false,
+        "Replication factor of the __transaction_state topic.";
     "transaction.state.log.segment.bytes", Int, Some("104857600"), false,
         "Segment size of the __transaction_state topic.";
     "transactional.id.expiration.ms", Int, Some("604800000"), false,
         "How long a transactional id without transactions is kept.";
-    "transaction.state.log.min.isr", Int, Some("2"), false,
-        "min.insync.replicas of the __transaction_state topic.";
-    "transaction.state.log.replication.factor", Short, Some("3"), false,
-        "Replication factor of the __transaction_state topic.";
     "unclean.leader.election.enable", Boolean, Some("false"), true,
         "Default of whether a replica outside the ISR may become leader.";
 }

@@ -1042,3 +1042,119 @@ async fn describe_producers_on_every_replica() {
     })
     .await;
 }
+
+/// A transaction over partitions led by each of the three nodes, its
+/// coordinator on one of them: the two leaders elsewhere verify the
+/// producer's first batch with the coordinator (AddPartitionsToTxn v4) and
+/// get their markers through WriteTxnMarkers. A committed transaction
+/// becomes visible to read_committed fetches on every leader; an aborted
+/// one never does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_spans_partitions_led_by_every_node() {
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    use kafka_protocol::messages::{AddPartitionsToTxnRequest, EndTxnRequest, FindCoordinatorRequest, TransactionalId};
+    const TOPIC: &str = "txn-spread";
+    const TXN_ID: &str = "spread";
+    const CONCURRENT_TRANSACTIONS: i16 = 51;
+    bounded(async {
+        let cluster = Cluster::start().await;
+        let mut c = cluster.broker(1).await;
+        assert_eq!(topic_error(&create_topic(&mut c, TOPIC, &[1, 2, 3]).await), NONE);
+        await_leaders(&cluster, TOPIC, &[1, 2, 3]).await;
+        let txn_id = || TransactionalId(StrBytes::from_static_str(TXN_ID));
+        let coordinator = eventually("a transaction coordinator", || async {
+            let mut req = FindCoordinatorRequest::default();
+            req.key = StrBytes::from_static_str(TXN_ID);
+            req.key_type = 1;
+            let r = cluster.broker(1).await.call(3, &req).await;
+            (r.error_code == NONE).then_some(r.node_id.0)
+        })
+        .await;
+        let mut tc = cluster.broker(coordinator).await;
+        let (pid, epoch) = eventually("InitProducerId from the coordinator", || async {
+            let mut req = InitProducerIdRequest::default();
+            req.transactional_id = Some(txn_id());
+            req.transaction_timeout_ms = 60_000;
+            req.producer_id = ProducerId(-1);
+            req.producer_epoch = -1;
+            let r = cluster.broker(coordinator).await.call(4, &req).await;
+            (r.error_code == NONE).then_some((r.producer_id.0, r.producer_epoch))
+        })
+        .await;
+        for (sequence, (round, commit)) in [("committed", true), ("aborted", false)].into_iter().enumerate() {
+            // The previous transaction's markers are written after EndTxn
+            // answers: until then the coordinator answers CONCURRENT_TRANSACTIONS.
+            eventually("partitions added to the transaction", || async {
+                let mut t = AddPartitionsToTxnTopic::default();
+                t.name = name(TOPIC);
+                t.partitions = vec![0, 1, 2];
+                let mut req = AddPartitionsToTxnRequest::default();
+                req.v3_and_below_transactional_id = txn_id();
+                req.v3_and_below_producer_id = ProducerId(pid);
+                req.v3_and_below_producer_epoch = epoch;
+                req.v3_and_below_topics = vec![t];
+                let r = cluster.broker(coordinator).await.call(3, &req).await;
+                let codes: Vec<i16> = r.results_by_topic_v3_and_below[0]
+                    .results_by_partition
+                    .iter()
+                    .map(|p| p.partition_error_code)
+                    .collect();
+                assert!(
+                    codes.iter().all(|c| [NONE, CONCURRENT_TRANSACTIONS].contains(c)),
+                    "{codes:?}"
+                );
+                codes.iter().all(|c| *c == NONE).then_some(())
+            })
+            .await;
+            for partition in 0..3 {
+                let mut batch = BytesMut::new();
+                let record = Record {
+                    transactional: true,
+                    control: false,
+                    delete_horizon: false,
+                    partition_leader_epoch: -1,
+                    producer_id: pid,
+                    producer_epoch: epoch,
+                    timestamp_type: TimestampType::Creation,
+                    offset: 0,
+                    sequence: sequence as i32,
+                    timestamp: 1_700_000_000_000,
+                    key: None,
+                    value: Some(Bytes::from(format!("{round}-{partition}"))),
+                    headers: Default::default(),
+                };
+                let options = RecordEncodeOptions {
+                    version: 2,
+                    compression: Compression::None,
+                };
+                RecordBatchEncoder::encode(&mut batch, &[record], &options).expect("encode");
+                let mut req = produce_request(TOPIC, partition);
+                req.transactional_id = Some(txn_id());
+                req.topic_data[0].partition_data[0].records = Some(batch.freeze());
+                let r = cluster.broker(partition + 1).await.call(9, &req).await;
+                let p = &r.responses[0].partition_responses[0];
+                assert_eq!(
+                    p.error_code, NONE,
+                    "{round}: transactional produce to {partition}: {p:?}"
+                );
+            }
+            let mut req = EndTxnRequest::default();
+            req.transactional_id = txn_id();
+            req.producer_id = ProducerId(pid);
+            req.producer_epoch = epoch;
+            req.committed = commit;
+            let r = tc.call(3, &req).await;
+            assert_eq!(r.error_code, NONE, "{round}: EndTxn");
+        }
+        for partition in 0..3 {
+            let leader = partition + 1;
+            let seen = eventually(&format!("partition {partition} stable on node {leader}"), || async {
+                client::read_committed(&mut cluster.broker(leader).await, TOPIC, partition).await
+            })
+            .await;
+            assert_eq!(seen, vec![format!("committed-{partition}")], "partition {partition}");
+        }
+        cluster.shutdown().await;
+    })
+    .await;
+}

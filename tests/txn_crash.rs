@@ -19,13 +19,10 @@ use bytes::{Bytes, BytesMut};
 use client::Client;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
 const TOPIC: &str = "txn-crash";
 const TXN_ID: &str = "crash-txn";
@@ -213,75 +210,16 @@ fn end_txn_request((pid, epoch): (i64, i16)) -> EndTxnRequest {
     req
 }
 
-/// A read_committed fetch of one partition from `offset`.
-async fn fetch_committed(c: &mut Client, partition: i32, offset: i64) -> fetch_response::PartitionData {
-    let mut fp = FetchPartition::default();
-    fp.partition = partition;
-    fp.fetch_offset = offset;
-    fp.partition_max_bytes = 1 << 20;
-    fp.log_start_offset = -1;
-    let mut ft = FetchTopic::default();
-    ft.topic = TopicName(s(TOPIC));
-    ft.partitions = vec![fp];
-    let mut req = FetchRequest::default();
-    req.replica_id = BrokerId(-1);
-    req.max_wait_ms = 0;
-    req.max_bytes = 1 << 20;
-    req.isolation_level = 1;
-    req.topics = vec![ft];
-    let mut resp = c.call(11, &req).await;
-    let p = resp.responses.remove(0).partitions.remove(0);
-    assert_eq!(p.error_code, 0, "read_committed fetch");
-    p
-}
-
 /// What a read_committed consumer sees of one partition once nothing is
-/// left unstable: the committed values (aborted ones and markers left out).
+/// left unstable.
 async fn committed_values(c: &mut Client, partition: i32) -> Vec<String> {
     let deadline = Instant::now() + DEADLINE;
     loop {
-        let p = fetch_committed(c, partition, 0).await;
-        if p.last_stable_offset == p.high_watermark {
-            break;
+        if let Some(values) = client::read_committed(c, TOPIC, partition).await {
+            return values;
         }
         assert!(Instant::now() < deadline, "partition {partition} never became stable");
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    // As a read_committed consumer reads: from an aborted transaction's
-    // first offset on, its producer's records are dropped until that
-    // producer's marker. A read stops at a segment's end: fetch on.
-    let mut out = Vec::new();
-    let mut aborting = std::collections::HashSet::new();
-    let mut offset = 0;
-    loop {
-        let p = fetch_committed(c, partition, offset).await;
-        if offset >= p.high_watermark {
-            return out;
-        }
-        let mut aborted: Vec<(i64, i64)> = p
-            .aborted_transactions
-            .iter()
-            .flatten()
-            .map(|a| (a.first_offset, a.producer_id.0))
-            .collect();
-        aborted.sort();
-        let mut aborted = aborted.into_iter().peekable();
-        let mut records = p.records.clone().unwrap_or_default();
-        assert!(!records.is_empty(), "partition {partition}: nothing read at {offset}");
-        while !records.is_empty() {
-            let set = RecordBatchDecoder::decode(&mut records).expect("batch decodes");
-            for r in set.records {
-                while let Some((_, pid)) = aborted.next_if(|(first, _)| *first <= r.offset) {
-                    aborting.insert(pid);
-                }
-                if r.control {
-                    aborting.remove(&r.producer_id);
-                } else if !aborting.contains(&r.producer_id) {
-                    out.push(String::from_utf8(r.value.unwrap().to_vec()).unwrap());
-                }
-                offset = r.offset + 1;
-            }
-        }
     }
 }
 
