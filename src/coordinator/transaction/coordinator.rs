@@ -333,13 +333,7 @@ impl TransactionCoordinator {
         // and the client retries against the new one (Kafka checks the
         // coordinator epoch the same way).
         let current = self.get(&id).is_some_and(|x| Arc::ptr_eq(&x, txn));
-        let outcome = outcome.and_then(|()| {
-            if current {
-                Ok(())
-            } else {
-                Err(ResponseError::NotCoordinator)
-            }
-        });
+        let outcome = outcome.and_then(|()| current.then_some(()).ok_or(ResponseError::NotCoordinator));
         let mut m = lock(txn);
         match outcome {
             Ok(()) => m.complete(t).map_err(client_error),
