@@ -85,6 +85,13 @@ struct Owned {
     loaded: bool,
 }
 
+/// Records written to a `__transaction_state` partition before the
+/// coordinator rewrites the current state of its ids and drops everything
+/// older: only the latest record per id matters, and this bounds replay.
+const CHECKPOINT_AFTER_RECORDS: u64 = 50_000;
+/// Records per batch when a checkpoint rewrites the current state.
+const CHECKPOINT_BATCH_RECORDS: usize = 1_000;
+
 /// Pause between attempts to write markers or a completion that failed.
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -96,6 +103,9 @@ pub struct TransactionCoordinator {
     services: OnceLock<Arc<dyn TxnServices>>,
     /// The finalized `transaction.version`, as the metadata image holds it.
     transaction_version: AtomicI16,
+    /// One writer per `__transaction_state` partition, holding the number
+    /// of records written since its last checkpoint.
+    writers: Vec<Mutex<u64>>,
     tasks: TaskTracker,
     stop: CancellationToken,
 }
@@ -115,6 +125,7 @@ fn client_error(e: TxnError) -> ResponseError {
 impl TransactionCoordinator {
     pub fn new(config: TxnCoordinatorConfig, replicas: Arc<ReplicaManager>) -> Self {
         TransactionCoordinator {
+            writers: (0..config.num_partitions.max(1)).map(|_| Mutex::new(0)).collect(),
             config,
             replicas,
             txns: Mutex::new(HashMap::new()),
@@ -267,7 +278,7 @@ impl TransactionCoordinator {
     /// tombstone removes it.
     fn load_partition(&self, partition: i32) -> Vec<(String, Txn)> {
         let mut latest: HashMap<String, Option<TxnTransition>> = HashMap::new();
-        internal_topic::replay(&self.replicas, TRANSACTION_STATE_TOPIC, partition, |entry| {
+        let read = internal_topic::replay(&self.replicas, TRANSACTION_STATE_TOPIC, partition, |entry| {
             let Entry::Record { key, value, .. } = entry else {
                 return;
             };
@@ -287,6 +298,8 @@ impl TransactionCoordinator {
                 }
             }
         });
+        // A long replay is checkpointed after the next write.
+        *self.writer(partition) = read as u64;
         let mut txns = self.txns.lock().expect("transaction map lock is never poisoned");
         let mut loaded = Vec::new();
         for (id, t) in latest {
@@ -318,30 +331,120 @@ impl TransactionCoordinator {
     async fn apply(&self, txn: &Txn, t: &TxnTransition, fence: bool) -> Result<(), ResponseError> {
         let id = lock(txn).transactional_id.clone();
         let value = (t.state != TxnState::Dead).then(|| records::encode_value(t, self.transaction_version()));
-        let written = internal_topic::append(
-            &self.replicas,
-            TRANSACTION_STATE_TOPIC,
-            self.partition_for(&id),
-            vec![(records::encode_key(&id), value)],
-        );
-        let outcome = match written {
-            Ok(w) => w.replicated(self.config.write_timeout).await,
-            Err(e) => Err(e),
-        };
+        let outcome = self.write_state(&id, value).await;
         // A partition reloaded meanwhile (leadership moved, or its epoch
         // changed) holds a new copy of this transaction: this one is stale,
         // and the client retries against the new one (Kafka checks the
         // coordinator epoch the same way).
         let current = self.get(&id).is_some_and(|x| Arc::ptr_eq(&x, txn));
         let outcome = outcome.and_then(|()| current.then_some(()).ok_or(ResponseError::NotCoordinator));
-        let mut m = lock(txn);
-        match outcome {
-            Ok(()) => m.complete(t).map_err(client_error),
-            Err(e) => {
-                tracing::warn!(transactional_id = %id, state = t.state.name(), error = ?e, "writing a transaction state failed");
-                m.abandon(fence);
-                Err(e)
+        let completed = {
+            let mut m = lock(txn);
+            match outcome {
+                Ok(()) => m.complete(t).map_err(client_error),
+                Err(e) => {
+                    tracing::warn!(transactional_id = %id, state = t.state.name(), error = ?e, "writing a transaction state failed");
+                    m.abandon(fence);
+                    Err(e)
+                }
             }
+        };
+        if completed.is_ok() {
+            self.maybe_checkpoint(self.partition_for(&id)).await;
+        }
+        completed
+    }
+
+    /// Writes the record of `transactional_id` (a tombstone for `None`)
+    /// and waits until it is replicated.
+    async fn write_state(&self, transactional_id: &str, value: Option<Bytes>) -> Result<(), ResponseError> {
+        let partition = self.partition_for(transactional_id);
+        let written = {
+            let mut writer = self.writer(partition);
+            let w = internal_topic::append(
+                &self.replicas,
+                TRANSACTION_STATE_TOPIC,
+                partition,
+                vec![(records::encode_key(transactional_id), value)],
+            )?;
+            *writer += 1;
+            w
+        };
+        written.replicated(self.config.write_timeout).await
+    }
+
+    fn writer(&self, partition: i32) -> std::sync::MutexGuard<'_, u64> {
+        self.writers[partition as usize]
+            .lock()
+            .expect("writer lock is never poisoned")
+    }
+
+    /// Once enough has been written to a partition, rewrites the current
+    /// record of each of its ids and moves the log start offset to that
+    /// rewrite, so replay never reads superseded records (fjord has no log
+    /// compaction yet). Skipped while a change is being written: its record
+    /// may already be in the log, newer than the state it would rewrite.
+    async fn maybe_checkpoint(&self, partition: i32) {
+        let (start, last) = {
+            let mut writer = self.writer(partition);
+            if *writer < CHECKPOINT_AFTER_RECORDS {
+                return;
+            }
+            let txns: Vec<Txn> = self
+                .txns
+                .lock()
+                .expect("transaction map lock is never poisoned")
+                .iter()
+                .filter(|(id, _)| self.partition_for(id) == partition)
+                .map(|(_, t)| t.clone())
+                .collect();
+            let mut live = Vec::with_capacity(txns.len());
+            for t in &txns {
+                let m = lock(t);
+                if m.pending.is_some() {
+                    return;
+                }
+                let value = records::encode_value(&m.current, self.transaction_version());
+                live.push((records::encode_key(&m.transactional_id), Some(value)));
+            }
+            let Some(part) = self.replicas.get(TRANSACTION_STATE_TOPIC, partition) else {
+                return;
+            };
+            let mut start = part.offsets().log_end_offset;
+            let mut last = None;
+            let mut chunks = live.into_iter().peekable();
+            while chunks.peek().is_some() {
+                let chunk: Vec<_> = chunks.by_ref().take(CHECKPOINT_BATCH_RECORDS).collect();
+                match internal_topic::append(&self.replicas, TRANSACTION_STATE_TOPIC, partition, chunk) {
+                    Ok(w) => {
+                        if last.is_none() {
+                            start = w.base_offset;
+                        }
+                        last = Some(w);
+                    }
+                    Err(e) => {
+                        tracing::warn!(partition, error = ?e, "checkpoint of __transaction_state failed");
+                        return;
+                    }
+                }
+            }
+            *writer = 0;
+            (start, last)
+        };
+        if let Some(last) = last {
+            if let Err(e) = last.replicated(self.config.write_timeout).await {
+                tracing::warn!(partition, error = ?e, "checkpoint of __transaction_state not replicated");
+                return;
+            }
+        }
+        let trimmed = self
+            .replicas
+            .get(TRANSACTION_STATE_TOPIC, partition)
+            .map(|p| p.delete_records_before(start));
+        match trimmed {
+            Some(Ok(low)) => tracing::info!(partition, log_start_offset = low, "checkpointed __transaction_state"),
+            Some(Err(e)) => tracing::warn!(partition, error = %e, "could not trim __transaction_state"),
+            None => {}
         }
     }
 
@@ -645,24 +748,16 @@ impl TransactionCoordinator {
                 continue;
             };
             let id = lock(&txn).transactional_id.clone();
-            let value: Option<Bytes> = None;
-            let written = internal_topic::append(
-                &self.replicas,
-                TRANSACTION_STATE_TOPIC,
-                self.partition_for(&id),
-                vec![(records::encode_key(&id), value)],
-            );
-            let outcome = match written {
-                Ok(w) => w.replicated(self.config.write_timeout).await,
-                Err(e) => Err(e),
-            };
-            match outcome {
+            match self.write_state(&id, None).await {
                 Ok(()) => {
-                    let mut txns = self.txns.lock().expect("transaction map lock is never poisoned");
-                    if txns.get(&id).is_some_and(|x| Arc::ptr_eq(x, &txn)) {
-                        txns.remove(&id);
+                    {
+                        let mut txns = self.txns.lock().expect("transaction map lock is never poisoned");
+                        if txns.get(&id).is_some_and(|x| Arc::ptr_eq(x, &txn)) {
+                            txns.remove(&id);
+                        }
                     }
                     tracing::info!(transactional_id = %id, producer_id = t.producer_id, "transactional id expired");
+                    self.maybe_checkpoint(self.partition_for(&id)).await;
                 }
                 Err(_) => lock(&txn).abandon(false),
             }
