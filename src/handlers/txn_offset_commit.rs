@@ -10,10 +10,8 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 };
 use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
-use super::offset_commit::{check_partition, COMMIT_TIMEOUT};
+use super::offset_commit::{check_offsets, OffsetToCommit, COMMIT_TIMEOUT};
 use super::{HandlerError, RequestContext};
-use crate::clock::now_ms;
-use crate::coordinator::group::state::CommittedOffset;
 use crate::coordinator::group::OFFSETS_TOPIC;
 use crate::txn_verify;
 
@@ -50,36 +48,23 @@ pub async fn handle(
     req: TxnOffsetCommitRequest,
 ) -> Result<Option<TxnOffsetCommitResponse>, HandlerError> {
     let broker = &ctx.broker;
-    let image = broker.metadata.image();
-    let now = now_ms();
-    let max_metadata = broker.groups.config.metadata_max_bytes;
-    let mut errors: Vec<Vec<Option<ResponseError>>> = Vec::new();
-    let mut valid = Vec::new();
-    for topic in &req.topics {
-        let known = image.topics.get(topic.name.0.as_str());
-        let mut row = Vec::new();
-        for p in &topic.partitions {
-            let metadata = p.committed_metadata.as_ref().map(|m| m.to_string()).unwrap_or_default();
-            let error = check_partition(known, p.partition_index, &metadata, max_metadata);
-            if error.is_none() {
-                valid.push((
-                    (topic.name.0.to_string(), p.partition_index),
-                    CommittedOffset {
-                        offset: p.committed_offset,
-                        leader_epoch: if ctx.version() >= 2 {
-                            p.committed_leader_epoch
-                        } else {
-                            -1
-                        },
-                        metadata,
-                        commit_timestamp_ms: now,
-                    },
-                ));
-            }
-            row.push(error);
-        }
-        errors.push(row);
-    }
+    let epochs = ctx.version() >= 2;
+    let (errors, valid) = check_offsets(
+        ctx,
+        req.topics.iter().map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| OffsetToCommit {
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: if epochs { p.committed_leader_epoch } else { -1 },
+                    metadata: p.committed_metadata.as_ref(),
+                })
+                .collect();
+            (t.name.0.as_str(), partitions)
+        }),
+    );
     let group_id = req.group_id.0.as_str();
     let top = if group_id.is_empty() {
         Some(ResponseError::InvalidGroupId)

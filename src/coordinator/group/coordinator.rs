@@ -475,17 +475,7 @@ impl GroupCoordinator {
         if offsets.is_empty() {
             return Ok(None);
         }
-        let kvs = offsets
-            .iter()
-            .map(|((topic, partition), o)| {
-                let key = RecordKey::Offset {
-                    group: group_id.to_string(),
-                    topic: topic.clone(),
-                    partition: *partition,
-                };
-                (key.encode(), Some(records::encode_offset_value(o)))
-            })
-            .collect();
+        let kvs = offset_records(group_id, &offsets);
         // Applied under the partition's writer, so a checkpoint never
         // rewrites a value older than one already in the log.
         let mut writer = self.writer(group_id);
@@ -522,17 +512,7 @@ impl GroupCoordinator {
         if offsets.is_empty() {
             return Ok(None);
         }
-        let kvs = offsets
-            .iter()
-            .map(|((topic, partition), o)| {
-                let key = RecordKey::Offset {
-                    group: group_id.to_string(),
-                    topic: topic.clone(),
-                    partition: *partition,
-                };
-                (key.encode(), Some(records::encode_offset_value(o)))
-            })
-            .collect();
+        let kvs = offset_records(group_id, &offsets);
         let mut writer = self.writer(group_id);
         let partition = self.partition_for(group_id);
         let written = internal_topic::append_for(
@@ -886,6 +866,21 @@ impl GroupCoordinator {
             },
         }
     }
+}
+
+/// The `__consumer_offsets` records of a group's committed offsets.
+fn offset_records(group_id: &str, offsets: &[((String, i32), CommittedOffset)]) -> Vec<(Bytes, Option<Bytes>)> {
+    offsets
+        .iter()
+        .map(|((topic, partition), o)| {
+            let key = RecordKey::Offset {
+                group: group_id.to_string(),
+                topic: topic.clone(),
+                partition: *partition,
+            };
+            (key.encode(), Some(records::encode_offset_value(o)))
+        })
+        .collect()
 }
 
 fn metadata_value(g: &Group) -> GroupMetadataValue {
