@@ -32,8 +32,10 @@ mod malformed;
 mod offsets;
 mod pipelining;
 mod produce;
+mod producers;
 mod quorum;
 mod topics;
+mod transactions;
 
 use std::collections::BTreeSet;
 
@@ -91,9 +93,29 @@ const PER_VERSION_TESTS: &[(ApiKey, &str)] = &[
         ApiKey::ListPartitionReassignments,
         "leaders::list_partition_reassignments_every_version",
     ),
+    (ApiKey::DescribeProducers, "producers::describe_producers_every_version"),
     (
         ApiKey::DescribeTopicPartitions,
         "leaders::describe_topic_partitions_every_version",
+    ),
+    (
+        ApiKey::AddPartitionsToTxn,
+        "transactions::add_partitions_to_txn_every_version",
+    ),
+    (
+        ApiKey::AddOffsetsToTxn,
+        "transactions::add_offsets_to_txn_every_version",
+    ),
+    (ApiKey::EndTxn, "transactions::end_txn_every_version"),
+    (ApiKey::WriteTxnMarkers, "transactions::write_txn_markers_every_version"),
+    (ApiKey::TxnOffsetCommit, "transactions::txn_offset_commit_every_version"),
+    (
+        ApiKey::DescribeTransactions,
+        "transactions::describe_transactions_every_version",
+    ),
+    (
+        ApiKey::ListTransactions,
+        "transactions::list_transactions_every_version",
     ),
 ];
 

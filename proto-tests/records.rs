@@ -24,7 +24,23 @@ pub struct Producer {
 /// One uncompressed batch of `count` records with timestamps
 /// `first_timestamp_ms`, `+1`, ...; values are `value_len` bytes.
 pub fn batch_of(count: usize, first_timestamp_ms: i64, value_len: usize, producer: Option<Producer>) -> Bytes {
+    records_batch(count, first_timestamp_ms, value_len, producer, false)
+}
+
+/// `batch_of`, with the transactional attribute when `transactional` (the
+/// encoder takes it from the records, as it does the producer fields).
+fn records_batch(
+    count: usize,
+    first_timestamp_ms: i64,
+    value_len: usize,
+    producer: Option<Producer>,
+    transactional: bool,
+) -> Bytes {
     assert!(count > 0);
+    assert!(
+        !transactional || producer.is_some(),
+        "a transactional batch has a producer"
+    );
     // The encoder starts a new batch whenever offset - sequence changes, so
     // sequences always run alongside offsets; a batch without a producer
     // then carries base sequence -1, as clients send it.
@@ -34,7 +50,7 @@ pub fn batch_of(count: usize, first_timestamp_ms: i64, value_len: usize, produce
     };
     let records: Vec<Record> = (0..count)
         .map(|i| Record {
-            transactional: false,
+            transactional,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
@@ -97,6 +113,11 @@ pub fn batch(count: usize, first_timestamp_ms: i64) -> Bytes {
 
 pub fn idempotent_batch(count: usize, first_timestamp_ms: i64, producer: Producer) -> Bytes {
     batch_of(count, first_timestamp_ms, 16, Some(producer))
+}
+
+/// A batch a transactional producer writes inside its transaction.
+pub fn transactional_batch(count: usize, first_timestamp_ms: i64, producer: Producer) -> Bytes {
+    records_batch(count, first_timestamp_ms, 16, Some(producer), true)
 }
 
 fn value(i: usize, len: usize) -> Vec<u8> {

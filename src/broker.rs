@@ -28,6 +28,8 @@ use crate::coordinator::group::coordinator::CoordinatorConfig;
 use crate::coordinator::group::state::GroupConfig;
 use crate::coordinator::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::coordinator::producer_ids::{ProducerIdManager, BLOCK_SIZE};
+use crate::coordinator::transaction::coordinator::{TransactionCoordinator, TxnCoordinatorConfig};
+use crate::coordinator::transaction::TRANSACTION_STATE_TOPIC;
 use crate::error::ApiError;
 use crate::log::{LogError, LogManager};
 use crate::metadata::controller;
@@ -65,6 +67,7 @@ pub struct Broker {
     pub replicas: Arc<ReplicaManager>,
     pub producer_ids: ProducerIdManager,
     pub groups: Arc<GroupCoordinator>,
+    pub transactions: Arc<TransactionCoordinator>,
     /// KIP-227 fetch sessions; locked briefly by the Fetch handler, never
     /// across an `.await`.
     pub(crate) fetch_sessions: std::sync::Mutex<FetchSessionCache>,
@@ -78,6 +81,9 @@ pub struct Broker {
     pub(crate) fetchers: FetcherManager,
     /// What the request path counts, for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Connections to other brokers for transaction markers and
+    /// verifications.
+    pub(crate) peers: crate::cluster::client::NodeClients,
 }
 
 /// A random start for replica placement, as Kafka's placer draws one.
@@ -148,6 +154,18 @@ impl Broker {
             },
             replicas.clone(),
         ));
+        let t = &config.transactions;
+        let transactions = Arc::new(TransactionCoordinator::new(
+            TxnCoordinatorConfig {
+                num_partitions: t.state_log_num_partitions,
+                max_timeout_ms: t.max_timeout_ms,
+                id_expiration_ms: t.id_expiration_ms,
+                abort_timed_out_interval: Duration::from_millis(t.abort_timed_out_interval_ms),
+                remove_expired_interval: Duration::from_millis(t.remove_expired_interval_ms),
+                write_timeout: TXN_STATE_WRITE_TIMEOUT,
+            },
+            replicas.clone(),
+        ));
         let mut tasks = Vec::new();
         let controller = q.roles.controller.then(|| {
             let (controller, task) = QuorumController::start(
@@ -187,6 +205,7 @@ impl Broker {
             config.max_incremental_fetch_session_cache_slots,
             MIN_EVICTION_MS,
         ));
+        let peers = crate::cluster::client::NodeClients::new(format!("fjord-{}-txn", config.node_id));
         let broker = Arc::new(Broker {
             config,
             cluster_id,
@@ -197,13 +216,20 @@ impl Broker {
             replicas,
             producer_ids: ProducerIdManager::default(),
             groups,
+            transactions,
             fetch_sessions,
             serving: watch::Sender::new(false),
             registration_epoch: Arc::new(AtomicI64::new(-1)),
             fetchers,
             metrics: Arc::default(),
+            peers,
         });
-        // Recover the hosted partitions and the groups before serving.
+        broker
+            .transactions
+            .start(Arc::new(crate::txn_markers::BrokerTxnServices::new(Arc::downgrade(
+                &broker,
+            ))));
+        // Recover the hosted partitions and the coordinators before serving.
         {
             let b = broker.clone();
             let image = published.image.clone();
@@ -229,6 +255,11 @@ impl Broker {
         self.replicas.reconcile(image, now_ms())?;
         self.groups
             .set_leadership(&led_offsets_partitions(image, self.config.node_id));
+        self.transactions.set_leadership(&led_partitions_with_epochs(
+            image,
+            TRANSACTION_STATE_TOPIC,
+            self.config.node_id,
+        ));
         Ok(())
     }
 
@@ -472,10 +503,45 @@ impl Broker {
         Ok(())
     }
 
+    /// Creates `__transaction_state` on first use, as Kafka does when a
+    /// client first looks for a transaction coordinator: compacted, with
+    /// `transaction.state.log.num.partitions` partitions and its
+    /// replication factor and min ISR (both capped at the live brokers).
+    pub async fn ensure_transaction_topic(&self) -> Result<(), ApiError> {
+        if self.metadata.image().topics.contains_key(TRANSACTION_STATE_TOPIC) {
+            return Ok(());
+        }
+        let t = &self.config.transactions;
+        let live = self.metadata.image().live_brokers().len().max(1) as i16;
+        let replication_factor = t.state_log_replication_factor.min(live);
+        let mut configs = std::collections::BTreeMap::new();
+        configs.insert("cleanup.policy".to_string(), "compact".to_string());
+        configs.insert("compression.type".to_string(), "uncompressed".to_string());
+        configs.insert("segment.bytes".to_string(), t.state_log_segment_bytes.to_string());
+        configs.insert(
+            "min.insync.replicas".to_string(),
+            t.state_log_min_isr.min(i32::from(replication_factor)).to_string(),
+        );
+        let topic = OwnedNewTopic {
+            name: TRANSACTION_STATE_TOPIC.to_string(),
+            num_partitions: t.state_log_num_partitions,
+            replication_factor,
+            assignments: None,
+            configs,
+        };
+        self.create_topic_via_controller(topic).await?;
+        tracing::info!("created {TRANSACTION_STATE_TOPIC}");
+        Ok(())
+    }
+
     pub fn shutdown(&self) {
         self.replicas.shutdown();
     }
 }
+
+/// How long a write to `__transaction_state` waits for its replicas
+/// (Kafka's `request.timeout.ms` default).
+const TXN_STATE_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long an internal call waits for an active controller.
 const CONTROLLER_CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -544,6 +610,21 @@ async fn publish_loop(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) 
         broker.update_fetchers(&published.image);
         broker.metadata.publish(published.image, published.applied_index);
     }
+}
+
+/// The partitions of `topic` that `node_id` leads, with their leader epochs.
+pub(crate) fn led_partitions_with_epochs(
+    image: &ClusterImage,
+    topic: &str,
+    node_id: i32,
+) -> std::collections::HashMap<i32, i32> {
+    image.topics.get(topic).map_or_else(Default::default, |t| {
+        t.partitions
+            .iter()
+            .filter(|(_, p)| p.leader == node_id)
+            .map(|(i, p)| (*i, p.leader_epoch))
+            .collect()
+    })
 }
 
 /// The `__consumer_offsets` partitions `node_id` leads: the groups it coordinates.

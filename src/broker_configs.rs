@@ -213,10 +213,22 @@ broker_configs! {
         "Largest request frame the broker reads.";
     "socket.send.buffer.bytes", Int, Some("102400"), false,
         "SO_SNDBUF of client sockets; -1 for the OS default.";
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms", Int, Some("10000"), false,
+        "How often the transaction coordinator aborts transactions open longer than their timeout.";
+    "transaction.max.timeout.ms", Int, Some("900000"), false,
+        "Largest transaction.timeout.ms a transactional producer may ask for.";
+    "transaction.remove.expired.transaction.cleanup.interval.ms", Int, Some("3600000"), false,
+        "How often the transaction coordinator removes transactional ids past transactional.id.expiration.ms.";
     "transaction.state.log.min.isr", Int, Some("2"), false,
         "min.insync.replicas of the __transaction_state topic.";
+    "transaction.state.log.num.partitions", Int, Some("50"), false,
+        "Partitions of the __transaction_state topic.";
     "transaction.state.log.replication.factor", Short, Some("3"), false,
         "Replication factor of the __transaction_state topic.";
+    "transaction.state.log.segment.bytes", Int, Some("104857600"), false,
+        "Segment size of the __transaction_state topic.";
+    "transactional.id.expiration.ms", Int, Some("604800000"), false,
+        "How long a transactional id without transactions is kept.";
     "unclean.leader.election.enable", Boolean, Some("false"), true,
         "Default of whether a replica outside the ISR may become leader.";
 }
@@ -303,10 +315,7 @@ const KAFKA_STATIC_ONLY: &[&str] = &[
     "socket.connection.setup.timeout.max.ms", "socket.connection.setup.timeout.ms",
     "socket.listen.backlog.size", "ssl.allow.dn.changes", "ssl.allow.san.changes",
     "ssl.principal.mapping.rules", "telemetry.max.bytes",
-    "transaction.abort.timed.out.transaction.cleanup.interval.ms", "transaction.max.timeout.ms",
-    "transaction.remove.expired.transaction.cleanup.interval.ms", "transaction.state.log.load.buffer.size",
-    "transaction.state.log.num.partitions", "transaction.state.log.segment.bytes",
-    "transaction.two.phase.commit.enable", "transactional.id.expiration.ms",
+    "transaction.state.log.load.buffer.size", "transaction.two.phase.commit.enable",
 ];
 
 /// Whether Kafka lets `name` be changed without a restart.

@@ -143,6 +143,19 @@ pub struct ReplicationSettings {
     pub offsets_topic_replication_factor: i16,
 }
 
+/// Transaction coordinator settings (Kafka's `transaction.*` keys).
+#[derive(Debug, Clone)]
+pub struct TransactionSettings {
+    pub state_log_num_partitions: i32,
+    pub state_log_replication_factor: i16,
+    pub state_log_min_isr: i32,
+    pub state_log_segment_bytes: i64,
+    pub max_timeout_ms: i32,
+    pub id_expiration_ms: i64,
+    pub abort_timed_out_interval_ms: u64,
+    pub remove_expired_interval_ms: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub node_id: i32,
@@ -163,6 +176,7 @@ pub struct Config {
     pub groups: GroupSettings,
     pub quorum: QuorumSettings,
     pub replication: ReplicationSettings,
+    pub transactions: TransactionSettings,
     /// `metrics.listener` (fjord's own key): where `/metrics` and `/health`
     /// are served over HTTP; `None` (the default) serves neither.
     pub metrics_listener: Option<SocketAddr>,
@@ -590,6 +604,37 @@ impl Config {
                     parse::<i64>(&get, "offsets.topic.replication.factor")?,
                     "offsets.topic.replication.factor",
                 )? as i16,
+            },
+            transactions: TransactionSettings {
+                state_log_num_partitions: positive(
+                    parse(&get, "transaction.state.log.num.partitions")?,
+                    "transaction.state.log.num.partitions",
+                )?,
+                state_log_replication_factor: positive(
+                    parse::<i64>(&get, "transaction.state.log.replication.factor")?,
+                    "transaction.state.log.replication.factor",
+                )? as i16,
+                state_log_min_isr: positive(
+                    parse(&get, "transaction.state.log.min.isr")?,
+                    "transaction.state.log.min.isr",
+                )?,
+                state_log_segment_bytes: positive(
+                    parse(&get, "transaction.state.log.segment.bytes")?,
+                    "transaction.state.log.segment.bytes",
+                )?,
+                max_timeout_ms: positive(parse(&get, "transaction.max.timeout.ms")?, "transaction.max.timeout.ms")?,
+                id_expiration_ms: positive(
+                    parse(&get, "transactional.id.expiration.ms")?,
+                    "transactional.id.expiration.ms",
+                )?,
+                abort_timed_out_interval_ms: positive(
+                    parse::<i64>(&get, "transaction.abort.timed.out.transaction.cleanup.interval.ms")?,
+                    "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+                )? as u64,
+                remove_expired_interval_ms: positive(
+                    parse::<i64>(&get, "transaction.remove.expired.transaction.cleanup.interval.ms")?,
+                    "transaction.remove.expired.transaction.cleanup.interval.ms",
+                )? as u64,
             },
             groups: GroupSettings {
                 initial_rebalance_delay_ms: parse(&get, "group.initial.rebalance.delay.ms")?,

@@ -21,6 +21,8 @@ pub mod replication;
 pub mod server;
 pub mod testing;
 pub mod topic_configs;
+pub mod txn_markers;
+pub mod txn_verify;
 
 use std::sync::Arc;
 
@@ -98,6 +100,7 @@ impl Running {
         self.broker.fetchers.stop().await;
         self.broker.raft.shutdown().await;
         self.broker.groups.stop_timers().await;
+        self.broker.transactions.stop().await;
         let broker = self.broker.clone();
         let _ = tokio::task::spawn_blocking(move || broker.shutdown()).await;
         let _ = self.stop_http.send(true);

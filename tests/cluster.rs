@@ -3,8 +3,9 @@
 //! CONTROLLER listeners on loopback, and short session, heartbeat and
 //! election timeouts. The cases: fencing a silent broker and bringing it
 //! back, forwarding and NOT_CONTROLLER, KIP-951 leader hints for a request
-//! sent to the wrong node, controller failover without losing state, and a
-//! partition reassignment moving replicas, leadership and log dirs.
+//! sent to the wrong node, controller failover without losing state, a
+//! partition reassignment moving replicas, leadership and log dirs, and
+//! DescribeProducers on followers and on nodes that host no replica.
 //! Every wait is bounded; each test has an overall deadline.
 
 #[path = "cluster/client.rs"]
@@ -18,9 +19,9 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::create_topics_request::{CreatableReplicaAssignment, CreatableTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    describe_quorum_request, fetch_request, produce_request, BrokerId, CreateTopicsRequest, CreateTopicsResponse,
-    DescribeQuorumRequest, FetchRequest, InitProducerIdRequest, MetadataRequest, MetadataResponse, ProduceRequest,
-    ProducerId, TopicName,
+    describe_producers_request, describe_quorum_request, fetch_request, produce_request, BrokerId, CreateTopicsRequest,
+    CreateTopicsResponse, DescribeProducersRequest, DescribeQuorumRequest, FetchRequest, InitProducerIdRequest,
+    MetadataRequest, MetadataResponse, ProduceRequest, ProducerId, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
@@ -256,16 +257,22 @@ fn one_record_batch() -> Bytes {
 
 /// A batch of one record whose value is `value`.
 fn record_batch(value: &str) -> Bytes {
+    producer_batch(value, -1, -1)
+}
+
+/// A batch of one record whose value is `value`, from producer id
+/// `producer_id` (epoch 0) at `sequence`; -1, -1 for none.
+fn producer_batch(value: &str, producer_id: i64, sequence: i32) -> Bytes {
     let record = Record {
         transactional: false,
         control: false,
         delete_horizon: false,
         partition_leader_epoch: -1,
-        producer_id: -1,
-        producer_epoch: -1,
+        producer_id,
+        producer_epoch: if producer_id < 0 { -1 } else { 0 },
         timestamp_type: TimestampType::Creation,
         offset: 0,
-        sequence: -1,
+        sequence,
         timestamp: 1_700_000_000_000,
         key: None,
         value: Some(Bytes::from(value.to_string())),
@@ -955,6 +962,198 @@ async fn acks_all_needs_min_insync_replicas() {
             (consume_values(&cluster, leader, "guarded").await.0 == want).then_some(())
         })
         .await;
+        cluster.shutdown().await;
+    })
+    .await;
+}
+
+/// DescribeProducers for partition 0 of `topic` on node `id`: the error
+/// code and each producer's (id, epoch, last sequence).
+async fn describe_producers(cluster: &Cluster, id: i32, topic: &str) -> (i16, Vec<(i64, i32, i32)>) {
+    let mut t = describe_producers_request::TopicRequest::default();
+    t.name = name(topic);
+    t.partition_indexes = vec![0];
+    let mut req = DescribeProducersRequest::default();
+    req.topics.push(t);
+    let resp = cluster.broker(id).await.call(0, &req).await;
+    let p = &resp.topics[0].partitions[0];
+    let producers = p
+        .active_producers
+        .iter()
+        .map(|s| (s.producer_id.0, s.producer_epoch, s.last_sequence))
+        .collect();
+    (p.error_code, producers)
+}
+
+/// DescribeProducers is answered by every replica from its own log, a
+/// follower as well as the leader (`kafka-transactions describe-producers
+/// --broker-id`), as Kafka does; a node that hosts no replica of the
+/// partition answers NOT_LEADER_OR_FOLLOWER.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_producers_on_every_replica() {
+    bounded(async {
+        let cluster = Cluster::start().await;
+        create_replicated_topic(&mut cluster.broker(1).await, "producers", 2).await;
+        let all: Vec<i32> = (1..=NODES).collect();
+        let (leader, _, _) = eventually("the full ISR", || async {
+            leader_and_isr(&cluster, 1, "producers")
+                .await
+                .filter(|(l, _, isr)| *l >= 0 && *isr == all)
+        })
+        .await;
+        eventually("the leader to see the full ISR", || async {
+            leader_and_isr(&cluster, leader, "producers")
+                .await
+                .filter(|(l, _, isr)| *l == leader && *isr == all)
+        })
+        .await;
+        let mut c = cluster.broker(leader).await;
+        let pid = init_producer_id(&mut c).await;
+        for seq in 0..3 {
+            let mut req = produce_request("producers", 0);
+            req.topic_data[0].partition_data[0].records = Some(producer_batch("p", pid, seq));
+            let resp = c.call(9, &req).await;
+            assert_eq!(
+                resp.responses[0].partition_responses[0].error_code, NONE,
+                "sequence {seq}"
+            );
+        }
+        for &id in &all {
+            let got = eventually(&format!("node {id} to hold sequence 2"), || async {
+                let got = describe_producers(&cluster, id, "producers").await;
+                (got.0 != NONE || got.1.first().is_some_and(|p| p.2 == 2)).then_some(got)
+            })
+            .await;
+            assert_eq!(got, (NONE, vec![(pid, 0, 2)]), "node {id} (leader {leader})");
+        }
+
+        let created = create_topic(&mut cluster.broker(1).await, "single", &[2]).await;
+        assert_eq!(topic_error(&created), NONE, "create: {created:?}");
+        await_leaders(&cluster, "single", &[2]).await;
+        assert_eq!(describe_producers(&cluster, 2, "single").await, (NONE, vec![]));
+        for id in [1, 3] {
+            assert_eq!(
+                describe_producers(&cluster, id, "single").await,
+                (NOT_LEADER_OR_FOLLOWER, vec![]),
+                "node {id} hosts no replica"
+            );
+        }
+        cluster.shutdown().await;
+    })
+    .await;
+}
+
+/// A transaction over partitions led by each of the three nodes, its
+/// coordinator on one of them: the two leaders elsewhere verify the
+/// producer's first batch with the coordinator (AddPartitionsToTxn v4) and
+/// get their markers through WriteTxnMarkers. A committed transaction
+/// becomes visible to read_committed fetches on every leader; an aborted
+/// one never does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_spans_partitions_led_by_every_node() {
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    use kafka_protocol::messages::{AddPartitionsToTxnRequest, EndTxnRequest, FindCoordinatorRequest, TransactionalId};
+    const TOPIC: &str = "txn-spread";
+    const TXN_ID: &str = "spread";
+    const CONCURRENT_TRANSACTIONS: i16 = 51;
+    bounded(async {
+        let cluster = Cluster::start().await;
+        let mut c = cluster.broker(1).await;
+        assert_eq!(topic_error(&create_topic(&mut c, TOPIC, &[1, 2, 3]).await), NONE);
+        await_leaders(&cluster, TOPIC, &[1, 2, 3]).await;
+        let txn_id = || TransactionalId(StrBytes::from_static_str(TXN_ID));
+        let coordinator = eventually("a transaction coordinator", || async {
+            let mut req = FindCoordinatorRequest::default();
+            req.key = StrBytes::from_static_str(TXN_ID);
+            req.key_type = 1;
+            let r = cluster.broker(1).await.call(3, &req).await;
+            (r.error_code == NONE).then_some(r.node_id.0)
+        })
+        .await;
+        let mut tc = cluster.broker(coordinator).await;
+        let (pid, epoch) = eventually("InitProducerId from the coordinator", || async {
+            let mut req = InitProducerIdRequest::default();
+            req.transactional_id = Some(txn_id());
+            req.transaction_timeout_ms = 60_000;
+            req.producer_id = ProducerId(-1);
+            req.producer_epoch = -1;
+            let r = cluster.broker(coordinator).await.call(4, &req).await;
+            (r.error_code == NONE).then_some((r.producer_id.0, r.producer_epoch))
+        })
+        .await;
+        for (sequence, (round, commit)) in [("committed", true), ("aborted", false)].into_iter().enumerate() {
+            // The previous transaction's markers are written after EndTxn
+            // answers: until then the coordinator answers CONCURRENT_TRANSACTIONS.
+            eventually("partitions added to the transaction", || async {
+                let mut t = AddPartitionsToTxnTopic::default();
+                t.name = name(TOPIC);
+                t.partitions = vec![0, 1, 2];
+                let mut req = AddPartitionsToTxnRequest::default();
+                req.v3_and_below_transactional_id = txn_id();
+                req.v3_and_below_producer_id = ProducerId(pid);
+                req.v3_and_below_producer_epoch = epoch;
+                req.v3_and_below_topics = vec![t];
+                let r = cluster.broker(coordinator).await.call(3, &req).await;
+                let codes: Vec<i16> = r.results_by_topic_v3_and_below[0]
+                    .results_by_partition
+                    .iter()
+                    .map(|p| p.partition_error_code)
+                    .collect();
+                assert!(
+                    codes.iter().all(|c| [NONE, CONCURRENT_TRANSACTIONS].contains(c)),
+                    "{codes:?}"
+                );
+                codes.iter().all(|c| *c == NONE).then_some(())
+            })
+            .await;
+            for partition in 0..3 {
+                let mut batch = BytesMut::new();
+                let record = Record {
+                    transactional: true,
+                    control: false,
+                    delete_horizon: false,
+                    partition_leader_epoch: -1,
+                    producer_id: pid,
+                    producer_epoch: epoch,
+                    timestamp_type: TimestampType::Creation,
+                    offset: 0,
+                    sequence: sequence as i32,
+                    timestamp: 1_700_000_000_000,
+                    key: None,
+                    value: Some(Bytes::from(format!("{round}-{partition}"))),
+                    headers: Default::default(),
+                };
+                let options = RecordEncodeOptions {
+                    version: 2,
+                    compression: Compression::None,
+                };
+                RecordBatchEncoder::encode(&mut batch, &[record], &options).expect("encode");
+                let mut req = produce_request(TOPIC, partition);
+                req.transactional_id = Some(txn_id());
+                req.topic_data[0].partition_data[0].records = Some(batch.freeze());
+                let r = cluster.broker(partition + 1).await.call(9, &req).await;
+                let p = &r.responses[0].partition_responses[0];
+                assert_eq!(
+                    p.error_code, NONE,
+                    "{round}: transactional produce to {partition}: {p:?}"
+                );
+            }
+            let mut req = EndTxnRequest::default();
+            req.transactional_id = txn_id();
+            req.producer_id = ProducerId(pid);
+            req.producer_epoch = epoch;
+            req.committed = commit;
+            let r = tc.call(3, &req).await;
+            assert_eq!(r.error_code, NONE, "{round}: EndTxn");
+        }
+        for partition in 0..3 {
+            let leader = partition + 1;
+            let seen = eventually(&format!("partition {partition} stable on node {leader}"), || async {
+                client::read_committed(&mut cluster.broker(leader).await, TOPIC, partition).await
+            })
+            .await;
+            assert_eq!(seen, vec![format!("committed-{partition}")], "partition {partition}");
+        }
         cluster.shutdown().await;
     })
     .await;

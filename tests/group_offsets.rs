@@ -71,10 +71,10 @@ async fn offsets_survive_restart_and_replay_is_checkpointed() {
     let broker = running.broker.clone();
     let fetched = broker
         .groups
-        .fetch_offsets(group, Some(vec![("events".to_string(), (0..100).collect())]));
+        .fetch_offsets(group, Some(vec![("events".to_string(), (0..100).collect())]), false);
     assert_eq!(fetched.len(), 100);
     for (_, p, o) in fetched {
-        let o = o.expect("committed offset restored");
+        let o = o.unwrap().expect("committed offset restored");
         assert_eq!(o.offset, (rounds - 1) * 1000 + p as i64);
         assert_eq!(o.metadata, format!("round-{}", rounds - 1));
     }
@@ -122,7 +122,7 @@ async fn expired_offsets_and_their_empty_group_are_removed_for_good() {
         vec!["mixed-group".to_string()],
         "old-group lost its last offsets"
     );
-    let mixed = broker.groups.fetch_offsets("mixed-group", None);
+    let mixed = broker.groups.fetch_offsets("mixed-group", None, false);
     assert_eq!(mixed.len(), 1, "only the recent commit is left: {mixed:?}");
     assert_eq!(mixed[0].1, 1);
 
@@ -132,6 +132,82 @@ async fn expired_offsets_and_their_empty_group_are_removed_for_good() {
     let broker = running.broker.clone();
     let groups: Vec<String> = broker.groups.list().into_iter().map(|g| g.0).collect();
     assert_eq!(groups, vec!["mixed-group".to_string()]);
-    assert!(broker.groups.fetch_offsets("old-group", None).is_empty());
-    assert_eq!(broker.groups.fetch_offsets("mixed-group", None).len(), 1);
+    assert!(broker.groups.fetch_offsets("old-group", None, false).is_empty());
+    assert_eq!(broker.groups.fetch_offsets("mixed-group", None, false).len(), 1);
+}
+
+/// TxnOffsetCommit: offsets written in a transaction are held back from
+/// OffsetFetch (UNSTABLE_OFFSET_COMMIT with `require_stable`) until the
+/// transaction's marker lands in `__consumer_offsets`; a commit marker
+/// applies them, an abort marker drops them, and a restart in between
+/// (the replay of the transactional records and markers) keeps both right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_offsets_wait_for_their_marker_across_restarts() {
+    use fjord::log::control::EndTxnMarker;
+    use kafka_protocol::error::ResponseError;
+    let dir = tempfile::tempdir().unwrap();
+    let running = fjord::start(config(dir.path())).await.unwrap();
+    let broker = running.broker.clone();
+    broker.ensure_offsets_topic().await.unwrap();
+    let offset = |o: i64| CommittedOffset {
+        offset: o,
+        leader_epoch: -1,
+        metadata: String::new(),
+        commit_timestamp_ms: fjord::broker::now_ms(),
+    };
+    let tp = |p: i32| ("events".to_string(), p);
+    let fetch = |broker: &fjord::broker::Broker, stable: bool| {
+        broker
+            .groups
+            .fetch_offsets("txn-group", Some(vec![("events".to_string(), vec![0, 1])]), stable)
+            .into_iter()
+            .map(|(_, _, o)| o.map(|o| o.map(|o| o.offset)))
+            .collect::<Vec<_>>()
+    };
+    // A plain commit first, then producer 7 commits partition 0 and
+    // producer 8 partition 1, each in its own transaction.
+    broker
+        .groups
+        .commit("txn-group", "", None, -1, vec![(tp(0), offset(5))])
+        .unwrap();
+    for (pid, p, o) in [(7, 0, 10), (8, 1, 20)] {
+        let w = broker
+            .groups
+            .txn_commit("txn-group", pid, 0, "", None, -1, vec![(tp(p), offset(o))])
+            .unwrap()
+            .unwrap();
+        w.replicated(std::time::Duration::from_secs(5)).await.unwrap();
+    }
+    assert_eq!(fetch(&broker, false), vec![Ok(Some(5)), Ok(None)]);
+    let unstable = Err(ResponseError::UnstableOffsetCommit);
+    assert_eq!(fetch(&broker, true), vec![unstable, unstable]);
+
+    // Restart with both transactions open: still held back.
+    drop(broker);
+    running.shutdown().await;
+    let running = fjord::start(config(dir.path())).await.unwrap();
+    let broker = running.broker.clone();
+    assert_eq!(fetch(&broker, true), vec![unstable, unstable]);
+
+    // Producer 7 commits, producer 8 aborts.
+    let partition = broker.groups.partition_for("txn-group");
+    for (pid, commit) in [(7, true), (8, false)] {
+        let marker = EndTxnMarker {
+            commit,
+            coordinator_epoch: 0,
+        };
+        fjord::txn_markers::write_local(&broker, pid, 0, marker, OFFSETS_TOPIC, partition)
+            .await
+            .unwrap();
+    }
+    assert_eq!(fetch(&broker, true), vec![Ok(Some(10)), Ok(None)]);
+
+    // And the replay of both markers agrees.
+    drop(broker);
+    running.shutdown().await;
+    let running = fjord::start(config(dir.path())).await.unwrap();
+    let broker = running.broker.clone();
+    assert_eq!(fetch(&broker, true), vec![Ok(Some(10)), Ok(None)]);
+    drop(broker);
+    running.shutdown().await;
 }

@@ -8,6 +8,8 @@ well, or one line saying what is wrong.
   check.py verifiable-producer N ACKED_OUT    check VerifiableProducer events; write "partition offset value" lines
   check.py verifiable-consumer ACKED          check VerifiableConsumer events cover every acked record
   check.py log-dirs TOPIC PARTITIONS MIN_BYTES check LogDirsCommand JSON
+  check.py describe-producers SEQ:FROM:TO...  check `kafka-transactions describe-producers`: one producer per
+                                              argument, with that last sequence and a last timestamp in [FROM, TO]
   check.py max-timestamp                      stdin: console consumer lines "CreateTime:<ts>\tOffset:<o>\t..."; print
                                               the offset Kafka reports for max-timestamp (first offset with the largest timestamp)
 """
@@ -113,6 +115,43 @@ def log_dirs(topic, partitions, min_bytes):
     return None
 
 
+DESCRIBE_PRODUCERS_HEADERS = [
+    "ProducerId",
+    "ProducerEpoch",
+    "LatestCoordinatorEpoch",
+    "LastSequence",
+    "LastTimestamp",
+    "CurrentTransactionStartOffset",
+]
+
+
+def describe_producers(expected):
+    # A table: the header row, then one row per producer, in no set order.
+    lines = [l.split() for l in sys.stdin.read().splitlines() if l.strip()]
+    if not lines or lines[0] != DESCRIBE_PRODUCERS_HEADERS:
+        return "header row %s, want %s" % (lines[0] if lines else None, DESCRIBE_PRODUCERS_HEADERS)
+    rows = lines[1:]
+    if len(rows) != len(expected):
+        return "%d producer rows %s, want %d" % (len(rows), rows, len(expected))
+    by_seq = {}
+    for row in rows:
+        if len(row) != len(DESCRIBE_PRODUCERS_HEADERS):
+            return "row %s has %d columns" % (row, len(row))
+        pid, epoch, coordinator_epoch, last_seq, last_ts, txn_start = row
+        if int(pid) < 0 or (epoch, coordinator_epoch, txn_start) != ("0", "-1", "None"):
+            return "row %s: want a producer id, epoch 0, coordinator epoch -1 and no transaction" % row
+        by_seq[int(last_seq)] = (pid, int(last_ts))
+    if len({pid for pid, _ in by_seq.values()}) != len(rows):
+        return "producer ids repeat: %s" % rows
+    for spec in expected:
+        seq, lo, hi = (int(x) for x in spec.split(":"))
+        if seq not in by_seq:
+            return "no producer with last sequence %d: %s" % (seq, rows)
+        if not lo <= by_seq[seq][1] <= hi:
+            return "last sequence %d: last timestamp %d outside [%d, %d]" % (seq, by_seq[seq][1], lo, hi)
+    return None
+
+
 def max_timestamp():
     best = None
     for line in sys.stdin:
@@ -137,6 +176,8 @@ def main():
         msg = verifiable_consumer(args[0])
     elif cmd == "log-dirs":
         msg = log_dirs(args[0], int(args[1]), int(args[2]))
+    elif cmd == "describe-producers":
+        msg = describe_producers(args)
     else:
         msg = "unknown command %s" % cmd
     if msg:

@@ -25,6 +25,7 @@ ALL_CASES=(
   topics_create topics_list topics_describe topics_alter_partitions topics_delete
   configs_topic_alter configs_broker_describe configs_broker_dynamic topics_alter_bad_assignment
   get_offsets broker_api_versions delete_records log_dirs
+  transactions_describe_producers
   console_produce_consume
   producer_perf_test consumer_perf_test
   verifiable_producer verifiable_producer_console_check verifiable_consumer
@@ -74,6 +75,7 @@ GET_OFFSETS=org.apache.kafka.tools.GetOffsetShell
 API_VERSIONS=org.apache.kafka.tools.BrokerApiVersionsCommand
 DELETE_RECORDS=org.apache.kafka.tools.DeleteRecordsCommand
 LOG_DIRS=org.apache.kafka.tools.LogDirsCommand
+TRANSACTIONS=org.apache.kafka.tools.TransactionsCommand
 CONSOLE_PRODUCER=org.apache.kafka.tools.ConsoleProducer
 CONSOLE_CONSUMER=org.apache.kafka.tools.consumer.ConsoleConsumer
 PRODUCER_PERF=org.apache.kafka.tools.ProducerPerformance
@@ -153,12 +155,14 @@ get_offsets() {
   OFFS_SUM="$(tr ' ' '\n' <<<"$OFFS" | awk -F: '{s += $2} END {print s + 0}')"
 }
 
-# console_produce TOPIC FILE: pipe FILE into the console producer (keys and
-# headers parsed, acks=all).
+# console_produce TOPIC FILE [ARGS...]: pipe FILE into the console producer
+# (keys and headers parsed, acks=all), with ARGS added to its command line.
 console_produce() {
-  must "kafka-console-producer" -i "$2" "$CONSOLE_PRODUCER" --bootstrap-server "$boot" --topic "$1" \
+  local t="$1" input="$2"
+  shift 2
+  must "kafka-console-producer" -i "$input" "$CONSOLE_PRODUCER" --bootstrap-server "$boot" --topic "$t" \
     --property parse.key=true --property parse.headers=true --property 'null.marker=<null>' \
-    --producer-property acks=all
+    --producer-property acks=all "$@"
 }
 
 # ---------------------------------------------------------------------------
@@ -420,6 +424,44 @@ case_log_dirs() {
   local msg
   msg="$(python3 "$here/check.py" log-dirs "$t" 2 1000 <"$work/out" 2>&1)"
   [ -z "$msg" ] || fail "$msg"
+}
+
+# kafka-transactions describe-producers (DescribeProducers, KIP-664): two
+# idempotent console-producer runs leave two producers in the partition's
+# state, each at epoch 0 with no coordinator epoch and no open transaction,
+# with the sequence and timestamp of its last record; asked of the broker
+# by id (--broker-id) the same; an illegal topic name is refused by the
+# broker (sent with --broker-id, the admin client looks nothing up first).
+case_transactions_describe_producers() {
+  local t id t0 t1 t2 msg
+  t="$(topic_name describe_producers)"
+  create_topic "$t" 1
+  seq 0 9 | sed 's/.*/h:x\tkey-&\tvalue-&/' >"$work/in10.txt"
+  seq 0 4 | sed 's/.*/h:x\tkey-&\tvalue-&/' >"$work/in5.txt"
+  local describe=("$TRANSACTIONS" --bootstrap-server "$boot" describe-producers --topic "$t" --partition 0)
+  t0="$(date +%s%3N)"
+  console_produce "$t" "$work/in10.txt" --producer-property enable.idempotence=true
+  t1="$(date +%s%3N)"
+  must "kafka-transactions describe-producers" "${describe[@]}"
+  msg="$(python3 "$here/check.py" describe-producers "9:$t0:$t1" <<<"$OUT" 2>&1)"
+  [ -z "$msg" ] || fail "after one producer: $msg"
+  console_produce "$t" "$work/in5.txt" --producer-property enable.idempotence=true
+  t2="$(date +%s%3N)"
+  must "kafka-transactions describe-producers" "${describe[@]}"
+  msg="$(python3 "$here/check.py" describe-producers "9:$t0:$t1" "4:$t1:$t2" <<<"$OUT" 2>&1)"
+  [ -z "$msg" ] || fail "after two producers: $msg"
+  must "kafka-configs --describe brokers" "$CONFIGS" --bootstrap-server "$boot" --entity-type brokers --describe
+  id="$(sed -n 's/^Dynamic configs for broker \([0-9]*\) are:$/\1/p' <<<"$OUT" | head -1)"
+  [ -n "$id" ] || fail "no 'Dynamic configs for broker N' line: $(head -1 <<<"$OUT")"
+  must "kafka-transactions describe-producers --broker-id $id" "$TRANSACTIONS" --bootstrap-server "$boot" \
+    describe-producers --broker-id "$id" --topic "$t" --partition 0
+  msg="$(python3 "$here/check.py" describe-producers "9:$t0:$t1" "4:$t1:$t2" <<<"$OUT" 2>&1)"
+  [ -z "$msg" ] || fail "--broker-id $id: $msg"
+  if tool "$TRANSACTIONS" --bootstrap-server "$boot" describe-producers --broker-id "$id" --topic "bad/name" --partition 0; then
+    fail "describe-producers --topic bad/name succeeded: $(head -c 200 <<<"$OUT")"
+  fi
+  grep -qF "Failed to describe producers for partition bad/name-0 on broker $id: Failed to fetch metadata for partition bad/name-0 due to invalid topic error: " "$work/err" ||
+    fail "describe-producers --topic bad/name: $(head -1 "$work/err" | head -c 200)"
 }
 
 case_console_produce_consume() {

@@ -165,8 +165,12 @@ FEATURE_LINE = re.compile(r"Feature: (\S+)\tSupportedMinVersion: (\S+)\tSupporte
 METADATA_VERSION = re.compile(r"(\d+)\.(\d+)-IV(\d+)")
 
 # What fjord promises (src/metadata/features.rs): metadata.version at
-# 4.1-IV1 only, every other feature at level 0 only.
-FJORD_FEATURES = {"metadata.version": ("4.1-IV1", "4.1-IV1", "4.1-IV1")}
+# 4.1-IV1 only, transaction.version 0..2 finalized at 2, every other
+# feature at level 0 only.
+FJORD_FEATURES = {
+    "metadata.version": ("4.1-IV1", "4.1-IV1", "4.1-IV1"),
+    "transaction.version": ("0", "2", "2"),
+}
 
 
 def features(text, names, target):

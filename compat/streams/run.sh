@@ -9,11 +9,8 @@
 # of every word equals the expected count. Builds compat/streams with Maven
 # when its sources or pom changed. RESULT lines on stdout, the rest on stderr.
 #
-# Env: COMPAT_TARGET (fjord|kafka, from compat/run; on fjord the
-# exactly_once_v2 case is xfail, since it needs transactions, which fjord
-# lacks until issue 10 (transactions and exactly-once) lands; it still runs
-# and reports its real failure, or unexpected-pass; the at-least-once case needs only consumer groups and is an
-# ordinary case), COMPAT_STREAMS_TIMEOUT_S (bound of one case; default 120),
+# Env: COMPAT_TARGET (fjord|kafka, from compat/run), COMPAT_STREAMS_TIMEOUT_S
+# (bound of one case; default 120),
 # COMPAT_STREAMS_ONLY (a regex of case names to run).
 set -euo pipefail
 

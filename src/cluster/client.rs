@@ -159,3 +159,32 @@ impl NodeClient {
         }
     }
 }
+
+/// One client per peer node, kept while its address stays the same (the
+/// transaction coordinator's markers and verifications share them).
+pub struct NodeClients {
+    client_id: String,
+    clients: std::sync::Mutex<std::collections::HashMap<i32, std::sync::Arc<NodeClient>>>,
+}
+
+impl NodeClients {
+    pub fn new(client_id: String) -> Self {
+        NodeClients {
+            client_id,
+            clients: Default::default(),
+        }
+    }
+
+    /// The client of `node` at `addr` (a new one when the address changed).
+    pub fn get(&self, node: i32, addr: String) -> std::sync::Arc<NodeClient> {
+        let mut clients = self.clients.lock().expect("client map lock is never poisoned");
+        match clients.get(&node) {
+            Some(c) if c.addr() == addr => c.clone(),
+            _ => {
+                let c = std::sync::Arc::new(NodeClient::new(addr, &self.client_id));
+                clients.insert(node, c.clone());
+                c
+            }
+        }
+    }
+}

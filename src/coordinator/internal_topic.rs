@@ -16,6 +16,7 @@ use kafka_protocol::records::{
 
 use crate::clock::now_ms;
 use crate::log::batch::{BatchHeader, HEADER_SIZE};
+use crate::log::control;
 use crate::replication::partition::{Isolation, PartitionError};
 use crate::replication::{Partition, ReplicaManager};
 
@@ -51,6 +52,20 @@ pub fn append(
     partition: i32,
     kvs: Vec<(Bytes, Option<Bytes>)>,
 ) -> Result<Written, ResponseError> {
+    append_for(replicas, topic, partition, None, kvs)
+}
+
+/// `append`, as part of the transaction of `producer` (id, epoch) when
+/// given: the batch is transactional (TxnOffsetCommit's offsets), and its
+/// records take effect when the transaction's marker follows.
+pub fn append_for(
+    replicas: &ReplicaManager,
+    topic: &str,
+    partition: i32,
+    producer: Option<(i64, i16)>,
+    kvs: Vec<(Bytes, Option<Bytes>)>,
+) -> Result<Written, ResponseError> {
+    let (producer_id, producer_epoch) = producer.unwrap_or((-1, -1));
     let part = replicas
         .get(topic, partition)
         .ok_or(ResponseError::CoordinatorNotAvailable)?;
@@ -59,12 +74,12 @@ pub fn append(
         .into_iter()
         .enumerate()
         .map(|(i, (k, v))| Record {
-            transactional: false,
+            transactional: producer.is_some(),
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id,
+            producer_epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
             // The encoder keeps records in one batch while offset minus
@@ -86,7 +101,7 @@ pub fn append(
         },
     )
     .map_err(|_| ResponseError::UnknownServerError)?;
-    let info = part.append_as_leader(&buf.freeze(), -1, now).map_err(|e| {
+    let info = part.append_as_coordinator(&buf.freeze(), now).map_err(|e| {
         tracing::warn!(topic, partition, error = %e, "write to an internal topic failed");
         match e {
             PartitionError::NotLeader => ResponseError::NotCoordinator,
@@ -101,15 +116,28 @@ pub fn append(
     })
 }
 
+/// One entry of an internal topic, as replay reads it.
+pub enum Entry {
+    /// A key and value (a null value is a tombstone); `producer` is the
+    /// transaction (producer id) it belongs to, if it was written in one.
+    Record {
+        key: Bytes,
+        value: Option<Bytes>,
+        producer: Option<i64>,
+        offset: i64,
+    },
+    /// The end of `producer_id`'s transaction at `offset`.
+    Marker {
+        producer_id: i64,
+        commit: bool,
+        offset: i64,
+    },
+}
+
 /// Reads `topic`-`partition` from its log start to its log end and calls
-/// `f` with every record's key and value, in order (control batches
-/// skipped). Returns how many records were read.
-pub fn replay(
-    replicas: &ReplicaManager,
-    topic: &str,
-    partition: i32,
-    mut f: impl FnMut(Bytes, Option<Bytes>),
-) -> usize {
+/// `f` with every record and transaction marker, in order. Returns how many
+/// records were read.
+pub fn replay(replicas: &ReplicaManager, topic: &str, partition: i32, mut f: impl FnMut(Entry)) -> usize {
     let mut read = 0usize;
     let Some(part) = replicas.get(topic, partition) else {
         return 0;
@@ -136,12 +164,25 @@ pub fn replay(
             let mut one = data.split_to(h.total_size());
             offset = h.last_offset() + 1;
             if h.is_control() {
+                if let Ok(m) = control::parse_marker(&h, &one) {
+                    f(Entry::Marker {
+                        producer_id: h.producer_id,
+                        commit: m.commit,
+                        offset: h.base_offset,
+                    });
+                }
                 continue;
             }
+            let producer = h.is_transactional().then_some(h.producer_id);
             if let Ok(set) = RecordBatchDecoder::decode(&mut one) {
                 for r in set.records {
-                    if let Some(k) = r.key {
-                        f(k, r.value);
+                    if let Some(key) = r.key {
+                        f(Entry::Record {
+                            key,
+                            value: r.value,
+                            producer,
+                            offset: r.offset,
+                        });
                         read += 1;
                     }
                 }

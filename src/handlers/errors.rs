@@ -36,6 +36,17 @@ pub fn partition_error(e: &PartitionError) -> ResponseError {
     }
 }
 
+/// KIP-588: clients older than `first_version` (the request version that
+/// introduced PRODUCER_FENCED) get INVALID_PRODUCER_EPOCH instead, which
+/// they handle the same way; as Kafka's transactional handlers answer.
+pub(crate) fn producer_fenced_for(version: i16, first_version: i16, e: ResponseError) -> ResponseError {
+    if e == ResponseError::ProducerFenced && version < first_version {
+        ResponseError::InvalidProducerEpoch
+    } else {
+        e
+    }
+}
+
 /// Kafka's `checkCurrentLeaderEpoch`, shared by Fetch, ListOffsets and
 /// OffsetForLeaderEpoch: -1 (no epoch) skips the check; an epoch ahead of
 /// the leader's is UNKNOWN_LEADER_EPOCH (this broker may be behind), any
@@ -53,6 +64,15 @@ pub(crate) fn check_current_leader_epoch(requested: i32, current: i32) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn producer_fenced_is_invalid_producer_epoch_for_old_clients() {
+        let fenced = ResponseError::ProducerFenced;
+        assert_eq!(producer_fenced_for(1, 2, fenced), ResponseError::InvalidProducerEpoch);
+        assert_eq!(producer_fenced_for(2, 2, fenced), fenced);
+        let other = ResponseError::InvalidTxnState;
+        assert_eq!(producer_fenced_for(0, 2, other), other);
+    }
 
     #[test]
     fn current_leader_epoch_minus_one_is_no_check() {

@@ -1,10 +1,17 @@
-//! InitProducerId for idempotent (non-transactional) producers: a fresh
-//! producer id with epoch 0 from blocks allocated in the metadata log.
+//! InitProducerId: a fresh producer id with epoch 0 for an idempotent
+//! producer (from blocks allocated in the metadata log); for a
+//! transactional producer, the transaction coordinator's producer id and
+//! epoch for its transactional id, fencing any older instance (KIP-360
+//! recovery when the producer names its current id and epoch).
 
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
+use super::errors::producer_fenced_for;
 use super::{HandlerError, RequestContext};
+
+/// The first version that may answer PRODUCER_FENCED (KIP-588).
+const PRODUCER_FENCED_VERSION: i16 = 4;
 
 pub async fn handle(
     ctx: &RequestContext,
@@ -13,14 +20,26 @@ pub async fn handle(
     let mut resp = InitProducerIdResponse::default();
     resp.producer_id = ProducerId(-1);
     resp.producer_epoch = -1;
-    if req.transactional_id.as_ref().is_some_and(|t| t.0.is_empty()) {
-        resp.error_code = ResponseError::InvalidRequest.code();
-        return Ok(Some(resp));
-    }
-    if req.transactional_id.is_some() {
-        // Transactions arrive with their own issue; until then a
-        // transactional producer is told plainly that it cannot start.
-        resp.error_code = ResponseError::TransactionalIdAuthorizationFailed.code();
+    if let Some(id) = &req.transactional_id {
+        if id.0.is_empty() {
+            resp.error_code = ResponseError::InvalidRequest.code();
+            return Ok(Some(resp));
+        }
+        // KIP-360: a producer recovering from an error names its current
+        // producer id and epoch (v3+); -1/-1 is a new producer.
+        let expected = (req.producer_id.0 >= 0).then_some((req.producer_id.0, req.producer_epoch));
+        match ctx
+            .broker
+            .transactions
+            .init_producer_id(id.0.as_str(), req.transaction_timeout_ms, expected)
+            .await
+        {
+            Ok((pid, epoch)) => {
+                resp.producer_id = ProducerId(pid);
+                resp.producer_epoch = epoch;
+            }
+            Err(e) => resp.error_code = producer_fenced_for(ctx.version(), PRODUCER_FENCED_VERSION, e).code(),
+        }
         return Ok(Some(resp));
     }
     // Like Kafka's coordinator, a producer without a transactional id always

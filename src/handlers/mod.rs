@@ -5,6 +5,8 @@
 //! apart.
 
 pub mod access;
+pub mod add_offsets_to_txn;
+pub mod add_partitions_to_txn;
 pub mod allocate_producer_ids;
 pub mod alter_configs;
 pub mod alter_partition;
@@ -21,9 +23,12 @@ pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
 pub mod describe_log_dirs;
+pub mod describe_producers;
 pub mod describe_quorum;
 pub mod describe_topic_partitions;
+pub mod describe_transactions;
 pub mod elect_leaders;
+pub mod end_txn;
 pub mod errors;
 pub mod fetch;
 pub mod find_coordinator;
@@ -35,6 +40,7 @@ pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
 pub mod list_partition_reassignments;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -42,6 +48,8 @@ pub mod offset_fetch;
 pub mod offset_for_leader_epoch;
 pub mod produce;
 pub mod sync_group;
+pub mod txn_offset_commit;
+pub mod write_txn_markers;
 
 use std::sync::Arc;
 
@@ -211,7 +219,15 @@ apis! {
     #[controller] BrokerHeartbeat(BrokerHeartbeatRequest) => broker_heartbeat::handle;
     #[controller] AllocateProducerIds(AllocateProducerIdsRequest) => allocate_producer_ids::handle;
     #[controller] AlterPartition(AlterPartitionRequest) => alter_partition::handle;
+    DescribeProducers(DescribeProducersRequest) => describe_producers::handle, overlaps Access::reads(TOPICS.and(LOG));
     DescribeTopicPartitions(DescribeTopicPartitionsRequest) => describe_topic_partitions::handle, overlaps Access::reads(TOPICS);
+    AddPartitionsToTxn(AddPartitionsToTxnRequest) => add_partitions_to_txn::handle;
+    AddOffsetsToTxn(AddOffsetsToTxnRequest) => add_offsets_to_txn::handle;
+    EndTxn(EndTxnRequest) => end_txn::handle;
+    WriteTxnMarkers(WriteTxnMarkersRequest) => write_txn_markers::handle;
+    TxnOffsetCommit(TxnOffsetCommitRequest) => txn_offset_commit::handle;
+    DescribeTransactions(DescribeTransactionsRequest) => describe_transactions::handle, overlaps Access::reads(NOTHING);
+    ListTransactions(ListTransactionsRequest) => list_transactions::handle, overlaps Access::reads(NOTHING);
 }
 
 /// How long a forwarded request waits for the active controller.
@@ -243,9 +259,15 @@ pub fn supported_versions(api: ApiKey) -> Option<VersionRange> {
         ApiKey::JoinGroup => 2,
         _ => range.min,
     };
+    let max = match api {
+        // v2 filters by a transactional id regular expression (KIP-1152),
+        // which fjord does not evaluate.
+        ApiKey::ListTransactions => range.max.min(1),
+        _ => range.max,
+    };
     Some(VersionRange {
         min: range.min.max(kafka4_min),
-        max: range.max,
+        max,
     })
 }
 

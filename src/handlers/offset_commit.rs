@@ -5,6 +5,7 @@
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
+use kafka_protocol::protocol::StrBytes;
 
 use super::{HandlerError, RequestContext};
 use crate::clock::now_ms;
@@ -12,7 +13,58 @@ use crate::coordinator::group::state::CommittedOffset;
 
 /// Kafka's `offsets.commit.timeout.ms`: how long a commit waits for the
 /// `__consumer_offsets` replicas.
-const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One partition's offset as OffsetCommit and TxnOffsetCommit carry it.
+pub(crate) struct OffsetToCommit<'a> {
+    pub partition: i32,
+    pub offset: i64,
+    /// -1 below the versions that carry it.
+    pub leader_epoch: i32,
+    pub metadata: Option<&'a StrBytes>,
+}
+
+/// Per topic, per partition: why each offset may not be committed (an
+/// unknown topic or partition, metadata over `offset.metadata.max.bytes`),
+/// and the offsets that may.
+pub(crate) type CheckedOffsets = (Vec<Vec<Option<ResponseError>>>, Vec<((String, i32), CommittedOffset)>);
+
+pub(crate) fn check_offsets<'a>(
+    ctx: &RequestContext,
+    topics: impl Iterator<Item = (&'a str, Vec<OffsetToCommit<'a>>)>,
+) -> CheckedOffsets {
+    let image = ctx.broker.metadata.image();
+    let now = now_ms();
+    let max_metadata = ctx.broker.groups.config.metadata_max_bytes;
+    let mut errors = Vec::new();
+    let mut valid = Vec::new();
+    for (name, partitions) in topics {
+        let known = image.topics.get(name);
+        let mut row = Vec::new();
+        for p in partitions {
+            let metadata = p.metadata.map(|m| m.to_string()).unwrap_or_default();
+            let error = if known.is_none_or(|t| !t.partitions.contains_key(&p.partition)) {
+                Some(ResponseError::UnknownTopicOrPartition)
+            } else if metadata.len() > max_metadata {
+                Some(ResponseError::OffsetMetadataTooLarge)
+            } else {
+                None
+            };
+            if error.is_none() {
+                let offset = CommittedOffset {
+                    offset: p.offset,
+                    leader_epoch: p.leader_epoch,
+                    metadata,
+                    commit_timestamp_ms: now,
+                };
+                valid.push(((name.to_string(), p.partition), offset));
+            }
+            row.push(error);
+        }
+        errors.push(row);
+    }
+    (errors, valid)
+}
 
 pub async fn handle(
     ctx: &RequestContext,
@@ -20,41 +72,23 @@ pub async fn handle(
 ) -> Result<Option<OffsetCommitResponse>, HandlerError> {
     let broker = &ctx.broker;
     let group_id = req.group_id.0.to_string();
-    let image = broker.metadata.image();
-    let now = now_ms();
-    let max_metadata = broker.groups.config.metadata_max_bytes;
-    // (topic index, partition index, error) for every partition in the request.
-    let mut errors: Vec<Vec<Option<ResponseError>>> = Vec::new();
-    let mut valid = Vec::new();
-    for topic in &req.topics {
-        let known = image.topics.get(topic.name.0.as_str());
-        let mut row = Vec::new();
-        for p in &topic.partitions {
-            let metadata = p.committed_metadata.as_ref().map(|m| m.to_string()).unwrap_or_default();
-            let error = if known.is_none_or(|t| !t.partitions.contains_key(&p.partition_index)) {
-                Some(ResponseError::UnknownTopicOrPartition)
-            } else if metadata.len() > max_metadata {
-                Some(ResponseError::OffsetMetadataTooLarge)
-            } else {
-                valid.push((
-                    (topic.name.0.to_string(), p.partition_index),
-                    CommittedOffset {
-                        offset: p.committed_offset,
-                        leader_epoch: if ctx.version() >= 6 {
-                            p.committed_leader_epoch
-                        } else {
-                            -1
-                        },
-                        metadata,
-                        commit_timestamp_ms: now,
-                    },
-                ));
-                None
-            };
-            row.push(error);
-        }
-        errors.push(row);
-    }
+    let epochs = ctx.version() >= 6;
+    let (errors, valid) = check_offsets(
+        ctx,
+        req.topics.iter().map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| OffsetToCommit {
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: if epochs { p.committed_leader_epoch } else { -1 },
+                    metadata: p.committed_metadata.as_ref(),
+                })
+                .collect();
+            (t.name.0.as_str(), partitions)
+        }),
+    );
     let top = if group_id.is_empty() {
         Some(ResponseError::InvalidGroupId)
     } else {

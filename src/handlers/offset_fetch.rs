@@ -9,14 +9,19 @@ use kafka_protocol::messages::offset_fetch_response::{
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse, TopicName};
 
 use super::{str_bytes, HandlerError, RequestContext};
-use crate::coordinator::group::state::CommittedOffset;
+use crate::coordinator::group::coordinator::FetchedOffset;
 
-type Fetched = Vec<(String, Vec<(i32, Option<CommittedOffset>)>)>;
+type Fetched = Vec<(String, Vec<(i32, FetchedOffset)>)>;
 
 /// Offsets grouped by topic, in request order (or name order for "all").
-fn fetch(ctx: &RequestContext, group_id: &str, wanted: Option<Vec<(String, Vec<i32>)>>) -> Fetched {
+fn fetch(
+    ctx: &RequestContext,
+    group_id: &str,
+    wanted: Option<Vec<(String, Vec<i32>)>>,
+    require_stable: bool,
+) -> Fetched {
     let mut out: Fetched = Vec::new();
-    for (topic, partition, offset) in ctx.broker.groups.fetch_offsets(group_id, wanted) {
+    for (topic, partition, offset) in ctx.broker.groups.fetch_offsets(group_id, wanted, require_stable) {
         match out.last_mut() {
             Some((t, ps)) if *t == topic => ps.push((partition, offset)),
             _ => out.push((topic, vec![(partition, offset)])),
@@ -25,10 +30,12 @@ fn fetch(ctx: &RequestContext, group_id: &str, wanted: Option<Vec<(String, Vec<i
     out
 }
 
-fn fields(o: &Option<CommittedOffset>) -> (i64, i32, String) {
+/// (offset, leader epoch, metadata, error code) of one partition.
+fn fields(o: &FetchedOffset) -> (i64, i32, String, i16) {
     match o {
-        Some(o) => (o.offset, o.leader_epoch, o.metadata.clone()),
-        None => (-1, -1, String::new()),
+        Ok(Some(o)) => (o.offset, o.leader_epoch, o.metadata.clone(), 0),
+        Ok(None) => (-1, -1, String::new(), 0),
+        Err(e) => (-1, -1, String::new(), e.code()),
     }
 }
 
@@ -52,15 +59,16 @@ pub async fn handle(
             resp.error_code = e.code();
             return Ok(Some(resp));
         }
-        for (topic, partitions) in fetch(ctx, &group_id, wanted) {
+        for (topic, partitions) in fetch(ctx, &group_id, wanted, req.require_stable) {
             let mut t = OffsetFetchResponseTopic::default();
             t.name = TopicName(str_bytes(topic));
             t.partitions = partitions
                 .iter()
                 .map(|(p, o)| {
-                    let (offset, epoch, metadata) = fields(o);
+                    let (offset, epoch, metadata, error) = fields(o);
                     let mut r = OffsetFetchResponsePartition::default();
                     r.partition_index = *p;
+                    r.error_code = error;
                     r.committed_offset = offset;
                     if ctx.version() >= 5 {
                         r.committed_leader_epoch = epoch;
@@ -92,15 +100,16 @@ pub async fn handle(
                 .map(|t| (t.name.0.to_string(), t.partition_indexes))
                 .collect()
         });
-        for (topic, partitions) in fetch(ctx, &group_id, wanted) {
+        for (topic, partitions) in fetch(ctx, &group_id, wanted, req.require_stable) {
             let mut t = OffsetFetchResponseTopics::default();
             t.name = TopicName(str_bytes(topic));
             t.partitions = partitions
                 .iter()
                 .map(|(p, o)| {
-                    let (offset, epoch, metadata) = fields(o);
+                    let (offset, epoch, metadata, error) = fields(o);
                     let mut r = OffsetFetchResponsePartitions::default();
                     r.partition_index = *p;
+                    r.error_code = error;
                     r.committed_offset = offset;
                     r.committed_leader_epoch = epoch;
                     r.metadata = Some(str_bytes(metadata));

@@ -4,10 +4,12 @@
 //! in-sync replica holds it (Kafka's DelayedProduce). The connection's next
 //! requests may go ahead as soon as the batches are appended.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_request::TopicProduceData;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
 };
@@ -16,17 +18,86 @@ use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
 use super::errors::partition_error;
 use super::{str_bytes, HandlerError, RequestContext};
 use crate::clock::now_ms;
+use crate::coordinator::transaction::state::TopicPartition;
+use crate::log::batch::BatchHeader;
 use crate::log::LogError;
+use crate::metadata::ClusterImage;
 use crate::replication::partition::PartitionError;
 use crate::replication::Partition;
+use crate::txn_verify;
 
 /// Produce v10 added `current_leader` and `node_endpoints` (KIP-951).
 const FIRST_CURRENT_LEADER_VERSION: i16 = 10;
+
+/// Produce v11 clients understand TRANSACTION_ABORTABLE; from v12 the
+/// broker adds the partitions of a transaction version 2 producer to its
+/// transaction itself (KIP-890).
+const FIRST_ABORTABLE_VERSION: i16 = 11;
+const FIRST_IMPLICIT_ADD_VERSION: i16 = 12;
+
+/// KIP-890 verification: the partitions of this request whose
+/// transactional batch starts a transaction here, checked with (or, v12+,
+/// added by) the transaction coordinator; those that may not be written,
+/// with their error.
+async fn verify_transactional(
+    ctx: &RequestContext,
+    image: &ClusterImage,
+    transactional_id: &str,
+    topics: &[TopicProduceData],
+) -> HashMap<TopicPartition, ResponseError> {
+    let mut producer = None;
+    let mut unverified = Vec::new();
+    for topic in topics {
+        let Some(t) = image.resolve(topic.name.0.as_str(), &topic.topic_id) else {
+            continue;
+        };
+        for pd in &topic.partition_data {
+            let Some(header) = pd.records.as_ref().and_then(|r| BatchHeader::parse(r).ok()) else {
+                continue;
+            };
+            if !header.is_transactional() {
+                continue;
+            }
+            let Ok(part) = ctx.broker.leader_partition(image, &t.name, pd.index) else {
+                continue;
+            };
+            if !part.in_transaction(header.producer_id, header.producer_epoch) {
+                producer.get_or_insert((header.producer_id, header.producer_epoch));
+                unverified.push((t.name.clone(), pd.index));
+            }
+        }
+    }
+    let Some((producer_id, producer_epoch)) = producer else {
+        return HashMap::new();
+    };
+    let add = ctx.version() >= FIRST_IMPLICIT_ADD_VERSION;
+    let mut refused = txn_verify::add_or_verify(
+        &ctx.broker,
+        transactional_id,
+        producer_id,
+        producer_epoch,
+        &unverified,
+        add,
+    )
+    .await;
+    if ctx.version() >= FIRST_ABORTABLE_VERSION {
+        for e in refused.values_mut() {
+            if *e == ResponseError::InvalidTxnState {
+                *e = ResponseError::TransactionAbortable;
+            }
+        }
+    }
+    refused
+}
 
 pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<ProduceResponse>, HandlerError> {
     let broker = &ctx.broker;
     let image = broker.metadata.image();
     let acks = req.acks;
+    let refused = match &req.transactional_id {
+        Some(id) if matches!(acks, -1..=1) => verify_transactional(ctx, &image, id.0.as_str(), &req.topic_data).await,
+        _ => HashMap::new(),
+    };
     let now = now_ms();
     let mut resp = ProduceResponse::default();
     // Leaders named in NOT_LEADER_OR_FOLLOWER answers, whose endpoints v10+ carries.
@@ -44,8 +115,11 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<
             pr.index = pd.index;
             let lookup = resolved.map(|t| broker.leader_partition(&image, &t.name, pd.index));
             let part = lookup.as_ref().and_then(|l| l.as_ref().ok());
+            let verification = resolved.and_then(|t| refused.get(&(t.name.clone(), pd.index)));
             let outcome = if !matches!(acks, -1..=1) {
                 Err((ResponseError::InvalidRequiredAcks, None))
+            } else if let Some(e) = verification {
+                Err((*e, None))
             } else if let Some(Err(e)) = &lookup {
                 if *e == ResponseError::NotLeaderOrFollower && ctx.version() >= FIRST_CURRENT_LEADER_VERSION {
                     // KIP-951: name the leader so the producer need not refresh metadata first.

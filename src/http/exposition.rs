@@ -206,8 +206,8 @@ fn groups(broker: &Broker, out: &mut String) {
         "High watermark minus the committed offset, per group and partition, for groups this broker coordinates and partitions it hosts.",
     );
     for (group, _, _) in &groups {
-        for (topic, partition, committed) in broker.groups.fetch_offsets(group, None) {
-            let (Some(committed), Some(p)) = (committed, broker.replicas.get(&topic, partition)) else {
+        for (topic, partition, committed) in broker.groups.fetch_offsets(group, None, false) {
+            let (Ok(Some(committed)), Some(p)) = (committed, broker.replicas.get(&topic, partition)) else {
                 continue;
             };
             let lag = (p.offsets().high_watermark - committed.offset).max(0);

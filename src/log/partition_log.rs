@@ -14,7 +14,7 @@ use super::batch::{self, BatchError, BatchHeader, ATTR_TIMESTAMP_TYPE_LOG_APPEND
 use super::config::LogConfig;
 use super::control::{self, EndTxnMarker};
 use super::epoch_cache::LeaderEpochCache;
-use super::producer_state::{BatchMetadata, Check, CompletedTxn, ProducerStateManager};
+use super::producer_state::{ActiveProducer, BatchMetadata, Check, CompletedTxn, ProducerStateManager};
 use super::roll::{self, ActiveSegment, RollParams};
 use super::segment::Segment;
 use super::txn_index::AbortedTxn;
@@ -387,6 +387,28 @@ impl PartitionLog {
 
     /// Appends one validated client batch (Produce), assigning offsets.
     pub fn append(&mut self, records: &Bytes, leader_epoch: i32, now_ms: i64) -> Result<AppendInfo, LogError> {
+        self.append_from(records, leader_epoch, now_ms, true)
+    }
+
+    /// Appends a coordinator's own batch (Kafka's `AppendOrigin.COORDINATOR`):
+    /// as `append`, but a transactional batch written for a producer (a
+    /// TxnOffsetCommit) carries no sequence, so none is checked.
+    pub fn append_as_coordinator(
+        &mut self,
+        records: &Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.append_from(records, leader_epoch, now_ms, false)
+    }
+
+    fn append_from(
+        &mut self,
+        records: &Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+        check_sequence: bool,
+    ) -> Result<AppendInfo, LogError> {
         self.check_open()?;
         let header = batch::single_batch(records)?;
         if header.is_control() {
@@ -401,8 +423,10 @@ impl PartitionLog {
         }
         let partition = self.dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         validate::check_records(records, &header, &self.config, &partition, now_ms)?;
-        if let Check::Duplicate(m) = self.producers.check(&header)? {
-            return Ok(self.duplicate_info(m, leader_epoch));
+        if check_sequence {
+            if let Check::Duplicate(m) = self.producers.check(&header)? {
+                return Ok(self.duplicate_info(m, leader_epoch));
+            }
         }
         let base_offset = self.log_end_offset();
         // Rolling judges the batch by the timestamp it will be stored with.
@@ -1101,6 +1125,16 @@ impl PartitionLog {
 
     pub fn producer_count(&self) -> usize {
         self.producers.len()
+    }
+
+    /// See [`ProducerStateManager::in_transaction`].
+    pub fn in_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
+        self.producers.in_transaction(producer_id, producer_epoch)
+    }
+
+    /// The producers this log remembers (DescribeProducers), by id.
+    pub fn active_producers(&self) -> Vec<ActiveProducer> {
+        self.producers.active_producers()
     }
 }
 

@@ -44,6 +44,23 @@ impl Default for ProducerEntry {
     }
 }
 
+/// One producer as DescribeProducers (KIP-664) reports it: Kafka's
+/// `ProducerStateEntry` as `UnifiedLog.activeProducers` copies it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveProducer {
+    pub producer_id: i64,
+    pub epoch: i16,
+    /// The last sequence of its newest retained batch; -1 with none (a
+    /// producer known only from a marker, or whose epoch a marker bumped).
+    pub last_sequence: i32,
+    /// The max timestamp of its newest retained batch; -1 with none.
+    pub last_timestamp: i64,
+    /// The coordinator epoch of the last marker written for it; -1 with none.
+    pub coordinator_epoch: i32,
+    /// The first offset of its open transaction here, if one is open.
+    pub current_txn_start_offset: Option<i64>,
+}
+
 /// A transaction that a marker ended in this partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompletedTxn {
@@ -206,6 +223,15 @@ impl ProducerStateManager {
         })
     }
 
+    /// Whether `producer_id` at `producer_epoch` has a transaction open
+    /// here: its next transactional batch needs no verification with the
+    /// transaction coordinator (KIP-890).
+    pub fn in_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
+        self.producers
+            .get(&producer_id)
+            .is_some_and(|e| e.epoch == producer_epoch && e.current_txn_first_offset.is_some())
+    }
+
     /// The first offset of the oldest open transaction: records from here
     /// on are not stable.
     pub fn first_unstable_offset(&self) -> Option<i64> {
@@ -251,6 +277,28 @@ impl ProducerStateManager {
     /// Every producer and its retained batches, by producer id (for snapshots).
     pub fn entries(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
         self.producers.iter().map(|(id, e)| (*id, e))
+    }
+
+    /// Every producer this partition remembers, by producer id: a copy,
+    /// so the caller holds no lock on the log while it answers.
+    pub fn active_producers(&self) -> Vec<ActiveProducer> {
+        let mut out: Vec<ActiveProducer> = self
+            .producers
+            .iter()
+            .map(|(&producer_id, e)| {
+                let last = e.batches.back();
+                ActiveProducer {
+                    producer_id,
+                    epoch: e.epoch,
+                    last_sequence: last.map_or(-1, |b| b.last_seq),
+                    last_timestamp: last.map_or(-1, |b| b.timestamp),
+                    coordinator_epoch: e.coordinator_epoch,
+                    current_txn_start_offset: e.current_txn_first_offset,
+                }
+            })
+            .collect();
+        out.sort_unstable_by_key(|p| p.producer_id);
+        out
     }
 
     /// Restores one producer from a snapshot.
@@ -402,6 +450,54 @@ mod tests {
             s.check(&txn(1, 0, 3, 1, 4)),
             Err(SequenceError::InvalidEpoch { .. })
         ));
+    }
+
+    #[test]
+    fn active_producers_report_their_last_batch_and_open_transaction() {
+        let mut s = ProducerStateManager::default();
+        assert_eq!(s.active_producers(), vec![]);
+        let stamped = |h: BatchHeader, ts: i64| BatchHeader { max_timestamp: ts, ..h };
+        s.update(&stamped(header(7, 2, 0, 3, 0), 1_000));
+        s.update(&stamped(header(7, 2, 3, 2, 3), 2_000));
+        s.update(&stamped(txn(5, 0, 0, 1, 5), 3_000));
+        // Producer 9 wrote nothing here; only its marker did.
+        s.complete_txn(&marker_at(9, 4, 6), end(false, 3));
+        assert_eq!(
+            s.active_producers(),
+            vec![
+                ActiveProducer {
+                    producer_id: 5,
+                    epoch: 0,
+                    last_sequence: 0,
+                    last_timestamp: 3_000,
+                    coordinator_epoch: -1,
+                    current_txn_start_offset: Some(5),
+                },
+                ActiveProducer {
+                    producer_id: 7,
+                    epoch: 2,
+                    last_sequence: 4,
+                    last_timestamp: 2_000,
+                    coordinator_epoch: -1,
+                    current_txn_start_offset: None,
+                },
+                ActiveProducer {
+                    producer_id: 9,
+                    epoch: 4,
+                    last_sequence: -1,
+                    last_timestamp: -1,
+                    coordinator_epoch: 3,
+                    current_txn_start_offset: None,
+                },
+            ],
+            "by producer id"
+        );
+        // Producer 5 commits: its transaction is no longer open, and the
+        // marker's coordinator epoch is remembered.
+        s.complete_txn(&marker_at(5, 0, 7), end(true, 1));
+        let p5 = s.active_producers()[0];
+        assert_eq!((p5.current_txn_start_offset, p5.coordinator_epoch), (None, 1));
+        assert_eq!(p5.last_sequence, 0, "the marker keeps the epoch, so the batches stay");
     }
 
     #[test]

@@ -21,11 +21,13 @@
 //! - `kraft.version` 0: the voter set is static (`controller.quorum.voters`),
 //!   no KIP-853 AddRaftVoter/RemoveRaftVoter. Clients do not read it; the
 //!   quorum tool's add-controller/remove-controller need level 1 on Kafka.
-//! - `transaction.version` 0: transactions are not implemented. The Java
-//!   producer reads the finalized `transaction.version` (TransactionManager:
-//!   level >= 2 turns on KIP-890 transactions v2, the implicit
-//!   AddPartitionsToTxn of Produce v12 and EndTxn v5), so anything above 0
-//!   would make it rely on coordinator behaviour fjord lacks.
+//! - `transaction.version` 0..2, finalized 2 (Kafka 4.x's default for a new
+//!   cluster): transactions version 2 (KIP-890 part 2). The Java producer
+//!   reads the finalized level (TransactionManager: level >= 2 sends no
+//!   AddPartitionsToTxn or AddOffsetsToTxn, relies on the implicit add of
+//!   Produce v12 and TxnOffsetCommit v5, and takes the epoch bumped at every
+//!   EndTxn v5); fjord's transaction coordinator serves both that and the
+//!   older protocol.
 //! - `group.version` 0: only the classic group protocol. Clients do not read
 //!   it: a consumer with `group.protocol=consumer` (KIP-848) looks for the
 //!   ConsumerGroupHeartbeat API in ApiVersions, which fjord does not list;
@@ -90,12 +92,15 @@ pub const FEATURES: &[Feature] = &[
         finalized: 0,
     },
     Feature {
-        name: "transaction.version",
+        name: TRANSACTION_VERSION,
         min: 0,
-        max: 0,
-        finalized: 0,
+        max: 2,
+        finalized: 2,
     },
 ];
+
+/// The `transaction.version` feature (KIP-1022).
+pub const TRANSACTION_VERSION: &str = "transaction.version";
 
 /// The levels the controller finalizes on activation: every feature whose
 /// level is above 0.
@@ -124,7 +129,10 @@ mod tests {
         }
         assert_eq!(
             finalized_levels(),
-            vec![(METADATA_VERSION.to_string(), METADATA_VERSION_LEVEL)]
+            vec![
+                (METADATA_VERSION.to_string(), METADATA_VERSION_LEVEL),
+                (TRANSACTION_VERSION.to_string(), 2)
+            ]
         );
     }
 }

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
+use crate::log::producer_state::ActiveProducer;
 use crate::log::txn_index::AbortedTxn;
 use crate::log::{AppendInfo, LogCheckpoint, LogConfig, LogError, PartitionLog, ReadPlan};
 
@@ -330,6 +331,12 @@ impl Partition {
     /// appending); waiting for the followers is `wait_for_replication`.
     pub fn append_as_leader(&self, records: &Bytes, acks: i16, now_ms: i64) -> Result<AppendInfo, PartitionError> {
         self.append_leader(acks, |log, epoch| log.append(records, epoch, now_ms))
+    }
+
+    /// Appends a coordinator's batch to its internal topic with acks=all
+    /// (no sequence check: see `PartitionLog::append_as_coordinator`).
+    pub fn append_as_coordinator(&self, records: &Bytes, now_ms: i64) -> Result<AppendInfo, PartitionError> {
+        self.append_leader(-1, |log, epoch| log.append_as_coordinator(records, epoch, now_ms))
     }
 
     /// Appends a transaction coordinator's marker batch (WriteTxnMarkers,
@@ -686,10 +693,21 @@ impl Partition {
         matches!(&self.lock().role, Role::Leader(l) if l.followers.contains_key(&replica_id))
     }
 
+    /// Whether the producer has a transaction open in this partition.
+    pub fn in_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
+        self.lock().log.in_transaction(producer_id, producer_epoch)
+    }
+
     /// The committed ISR and the replicas, as this replica knows them.
     pub fn isr_and_replicas(&self) -> (Vec<i32>, Vec<i32>) {
         let s = self.lock();
         (s.isr.clone(), s.replicas.clone())
+    }
+
+    /// The producers this replica's log remembers, leader or follower
+    /// (DescribeProducers), copied out under one take of the lock.
+    pub fn active_producers(&self) -> Vec<ActiveProducer> {
+        self.lock().log.active_producers()
     }
 
     pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> {
@@ -1027,5 +1045,41 @@ mod tests {
         follower.apply_assignment(None, &assignment(2, &[2], 1, 1), 0);
         assert!(follower.is_leader());
         assert_eq!(follower.offsets().high_watermark, 2);
+    }
+
+    #[test]
+    fn leader_and_follower_report_the_same_active_producers() {
+        use crate::log::batch::test_support::batch as idempotent;
+        let leader_dir = tempfile::tempdir().unwrap();
+        let follower_dir = tempfile::tempdir().unwrap();
+        let a = assignment(1, &[1, 2], 0, 0);
+        let leader = replica(1, leader_dir.path(), &a, 1);
+        let follower = replica(2, follower_dir.path(), &a, 1);
+        assert!(leader.active_producers().is_empty());
+        leader.append_as_leader(&idempotent(3, 42, 1, 0, 1_000), 1, 0).unwrap();
+        leader.append_as_leader(&idempotent(2, 42, 1, 3, 2_000), 1, 0).unwrap();
+        leader.append_as_leader(&batch(&["no producer id"]), 1, 0).unwrap();
+        let want = vec![ActiveProducer {
+            producer_id: 42,
+            epoch: 1,
+            last_sequence: 4,
+            last_timestamp: 2_000,
+            coordinator_epoch: -1,
+            current_txn_start_offset: None,
+        }];
+        assert_eq!(leader.active_producers(), want);
+        let data = leader
+            .fetch(0, 1 << 20, true, Isolation::LogEnd, None)
+            .unwrap()
+            .plan
+            .unwrap()
+            .read()
+            .unwrap();
+        follower.append_from_leader(0, &data, 0, 0).unwrap();
+        assert_eq!(
+            follower.active_producers(),
+            want,
+            "the follower rebuilt it from the batches"
+        );
     }
 }

@@ -88,3 +88,81 @@ impl Client {
         Some(body)
     }
 }
+
+/// A read_committed Fetch (v11, by name) of `topic`/`partition` from
+/// `offset`.
+async fn fetch_committed(
+    c: &mut Client,
+    topic: &str,
+    partition: i32,
+    offset: i64,
+) -> kafka_protocol::messages::fetch_response::PartitionData {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::{BrokerId, FetchRequest, TopicName};
+    let mut fp = FetchPartition::default();
+    fp.partition = partition;
+    fp.fetch_offset = offset;
+    fp.partition_max_bytes = 1 << 20;
+    fp.log_start_offset = -1;
+    let mut ft = FetchTopic::default();
+    ft.topic = TopicName(StrBytes::from_string(topic.to_string()));
+    ft.partitions = vec![fp];
+    let mut req = FetchRequest::default();
+    req.replica_id = BrokerId(-1);
+    req.max_wait_ms = 0;
+    req.max_bytes = 1 << 20;
+    req.isolation_level = 1;
+    req.topics = vec![ft];
+    let mut resp = c.call(11, &req).await;
+    let p = resp.responses.remove(0).partitions.remove(0);
+    assert_eq!(p.error_code, 0, "read_committed fetch of {topic}-{partition}: {p:?}");
+    p
+}
+
+/// What a read_committed consumer sees of `topic`/`partition`, once no
+/// transaction is open there (`None` before): the committed values, with
+/// aborted ones and markers left out. As the Java consumer reads: from an
+/// aborted transaction's first offset on, its producer's records are
+/// dropped until that producer's marker. A read stops at a segment's end,
+/// so this fetches on. (Not every test binary that includes this file
+/// reads transactions.)
+#[allow(dead_code)]
+pub async fn read_committed(c: &mut Client, topic: &str, partition: i32) -> Option<Vec<String>> {
+    let first = fetch_committed(c, topic, partition, 0).await;
+    if first.last_stable_offset != first.high_watermark {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut aborting = std::collections::HashSet::new();
+    let mut offset = 0;
+    loop {
+        let p = fetch_committed(c, topic, partition, offset).await;
+        if offset >= p.high_watermark {
+            return Some(out);
+        }
+        let mut aborted: Vec<(i64, i64)> = p
+            .aborted_transactions
+            .iter()
+            .flatten()
+            .map(|a| (a.first_offset, a.producer_id.0))
+            .collect();
+        aborted.sort();
+        let mut aborted = aborted.into_iter().peekable();
+        let mut records = p.records.clone().unwrap_or_default();
+        assert!(!records.is_empty(), "{topic}-{partition}: nothing read at {offset}");
+        while !records.is_empty() {
+            let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut records).expect("batch decodes");
+            for r in set.records {
+                while let Some((_, pid)) = aborted.next_if(|(first, _)| *first <= r.offset) {
+                    aborting.insert(pid);
+                }
+                if r.control {
+                    aborting.remove(&r.producer_id);
+                } else if !aborting.contains(&r.producer_id) {
+                    out.push(String::from_utf8(r.value.expect("a value").to_vec()).expect("utf-8"));
+                }
+                offset = r.offset + 1;
+            }
+        }
+    }
+}

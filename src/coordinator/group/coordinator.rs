@@ -14,8 +14,8 @@ use tokio_util::task::TaskTracker;
 use super::records::{self, GroupMetadataValue, MemberValue, RecordKey};
 use super::state::{CommittedOffset, Group, GroupConfig, GroupState, JoinRequest, JoinResult, SyncResult, Timer};
 use crate::clock::now_ms;
-use crate::coordinator::internal_topic;
 pub use crate::coordinator::internal_topic::Written;
+use crate::coordinator::internal_topic::{self, Entry};
 use crate::replication::ReplicaManager;
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -62,13 +62,11 @@ const CHECKPOINT_AFTER_RECORDS: u64 = 100_000;
 /// Records per batch when a checkpoint rewrites the live state.
 const CHECKPOINT_BATCH_RECORDS: usize = 1_000;
 
-/// Java's `String.hashCode`, which Kafka uses to place a group.
-fn java_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
-}
-
 type GroupSnapshot = Option<(String, GroupMetadataValue)>;
+
+/// A committed offset as OffsetFetch reports it: none, one, or an error
+/// for the partition.
+pub type FetchedOffset = Result<Option<CommittedOffset>, ResponseError>;
 
 impl GroupCoordinator {
     pub fn new(config: CoordinatorConfig, replicas: Arc<ReplicaManager>) -> Self {
@@ -151,7 +149,7 @@ impl GroupCoordinator {
 
     /// The `__consumer_offsets` partition that owns `group`.
     pub fn partition_for(&self, group: &str) -> i32 {
-        (java_hash(group) & 0x7fff_ffff) % self.config.num_partitions
+        (crate::coordinator::java_hash(group) & 0x7fff_ffff) % self.config.num_partitions
     }
 
     fn group(&self, id: &str, create: bool) -> Option<Arc<Mutex<Group>>> {
@@ -236,6 +234,15 @@ impl GroupCoordinator {
             .filter(|(id, _)| self.partition_for(id) == partition)
             .map(|(_, g)| g.clone())
             .collect();
+        // Offsets of open transactions live only in their own records: no
+        // checkpoint may trim those away before their markers are written.
+        if groups.iter().any(|g| {
+            g.lock()
+                .expect("group lock is never poisoned")
+                .has_pending_txn_offsets()
+        }) {
+            return;
+        }
         let mut live: Vec<(Bytes, Option<Bytes>)> = Vec::new();
         for g in groups {
             let g = g.lock().expect("group lock is never poisoned");
@@ -468,57 +475,114 @@ impl GroupCoordinator {
         if offsets.is_empty() {
             return Ok(None);
         }
-        let kvs = offsets
-            .iter()
-            .map(|((topic, partition), o)| {
-                let key = RecordKey::Offset {
-                    group: group_id.to_string(),
-                    topic: topic.clone(),
-                    partition: *partition,
-                };
-                (key.encode(), Some(records::encode_offset_value(o)))
-            })
-            .collect();
+        let kvs = offset_records(group_id, &offsets);
         // Applied under the partition's writer, so a checkpoint never
         // rewrites a value older than one already in the log.
         let mut writer = self.writer(group_id);
         let written = self.append(&mut writer, group_id, kvs)?;
-        self.with_group(group_id, true, |g| {
-            for (tp, o) in offsets {
-                g.offsets.insert(tp, o);
-            }
-        });
+        self.with_group(group_id, true, |g| g.apply_offsets(offsets, written.base_offset));
         self.maybe_checkpoint(&mut writer, self.partition_for(group_id));
         Ok(Some(written))
     }
 
-    /// Committed offsets of a group: all of them, or those asked for.
+    /// TxnOffsetCommit: checks the producer's group generation (KIP-447),
+    /// writes the offsets as part of `producer`'s transaction and holds
+    /// them until its marker arrives (`complete_txn`); the caller answers
+    /// once what was written is replicated.
+    #[allow(clippy::too_many_arguments)] // TxnOffsetCommit's fields, one per argument
+    pub fn txn_commit(
+        &self,
+        group_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+        offsets: Vec<((String, i32), CommittedOffset)>,
+    ) -> Result<Option<Written>, ResponseError> {
+        if let Some(e) = self.coordinator_error(group_id) {
+            return Err(e);
+        }
+        let (check, _) = self
+            .with_group(group_id, true, |g| {
+                g.check_txn_commit(member_id, instance_id, generation_id)
+            })
+            .ok_or(ResponseError::CoordinatorNotAvailable)?;
+        check?;
+        if offsets.is_empty() {
+            return Ok(None);
+        }
+        let kvs = offset_records(group_id, &offsets);
+        let mut writer = self.writer(group_id);
+        let partition = self.partition_for(group_id);
+        let written = internal_topic::append_for(
+            &self.replicas,
+            OFFSETS_TOPIC,
+            partition,
+            Some((producer_id, producer_epoch)),
+            kvs,
+        )?;
+        *writer += offsets.len() as u64;
+        self.with_group(group_id, true, |g| {
+            g.add_pending_txn_offsets(producer_id, offsets, written.base_offset)
+        });
+        Ok(Some(written))
+    }
+
+    /// A transaction marker was written to `__consumer_offsets` partition
+    /// `partition`: the offsets `producer_id` committed in its transaction
+    /// there take effect (commit) or are dropped (abort).
+    pub fn complete_txn(&self, partition: i32, producer_id: i64, commit: bool) {
+        let groups: Vec<Arc<Mutex<Group>>> = self
+            .groups
+            .lock()
+            .expect("group map lock is never poisoned")
+            .iter()
+            .filter(|(id, _)| self.partition_for(id) == partition)
+            .map(|(_, g)| g.clone())
+            .collect();
+        for g in groups {
+            let mut g = g.lock().expect("group lock is never poisoned");
+            if g.complete_txn_offsets(producer_id, commit) {
+                tracing::debug!(group = %g.group_id, producer_id, commit, "transactional offsets completed");
+            }
+        }
+    }
+
+    /// Committed offsets of a group: all of them, or those asked for. With
+    /// `require_stable`, a partition an open transaction holds an offset
+    /// for is UNSTABLE_OFFSET_COMMIT (the client retries).
     pub fn fetch_offsets(
         &self,
         group_id: &str,
         wanted: Option<Vec<(String, Vec<i32>)>>,
-    ) -> Vec<(String, i32, Option<CommittedOffset>)> {
+        require_stable: bool,
+    ) -> Vec<(String, i32, FetchedOffset)> {
         let Some(g) = self.group(group_id, false) else {
             return wanted
                 .unwrap_or_default()
                 .into_iter()
-                .flat_map(|(t, ps)| ps.into_iter().map(move |p| (t.clone(), p, None)))
+                .flat_map(|(t, ps)| ps.into_iter().map(move |p| (t.clone(), p, Ok(None))))
                 .collect();
         };
         let g = g.lock().expect("group lock is never poisoned");
+        let lookup = |tp: (String, i32)| {
+            let o = if require_stable && g.has_pending_txn_offset(&tp) {
+                Err(ResponseError::UnstableOffsetCommit)
+            } else {
+                Ok(g.offsets.get(&tp).cloned())
+            };
+            (tp.0, tp.1, o)
+        };
         match wanted {
-            None => g
-                .offsets
-                .iter()
-                .map(|((t, p), o)| (t.clone(), *p, Some(o.clone())))
-                .collect(),
+            None => {
+                let keys: Vec<_> = g.offsets.keys().cloned().collect();
+                keys.into_iter().map(lookup).collect()
+            }
             Some(w) => w
                 .into_iter()
                 .flat_map(|(t, ps)| ps.into_iter().map(move |p| (t.clone(), p)))
-                .map(|(t, p)| {
-                    let o = g.offsets.get(&(t.clone(), p)).cloned();
-                    (t, p, o)
-                })
+                .map(lookup)
                 .collect(),
         }
     }
@@ -657,7 +721,7 @@ impl GroupCoordinator {
             self.append(&mut writer, group_id, tombstones)?;
             for ((topic, partition), r) in partitions.iter().zip(&results) {
                 if r.is_none() {
-                    g.offsets.remove(&(topic.clone(), *partition));
+                    g.remove_offset(&(topic.clone(), *partition));
                 }
             }
         }
@@ -722,7 +786,7 @@ impl GroupCoordinator {
             if self.append(&mut writer, &group_id, tombstones).is_ok() {
                 tracing::info!(group = %group_id, partitions = expired.len(), removed = remove_group, "expired committed offsets");
                 for k in expired {
-                    g.offsets.remove(&k);
+                    g.remove_offset(&k);
                 }
                 if remove_group {
                     g.mark_dead(now);
@@ -740,15 +804,25 @@ impl GroupCoordinator {
     /// partition by replaying it; returns the records applied.
     fn load_partition(&self, partition: i32) -> usize {
         let mut loaded = 0usize;
-        internal_topic::replay(&self.replicas, OFFSETS_TOPIC, partition, |key, value| {
-            if let Some(k) = RecordKey::decode(&key) {
-                self.apply_loaded(k, value);
-                loaded += 1;
-                // A long replay is checkpointed at the next write.
-                *self.writers[partition as usize]
-                    .lock()
-                    .expect("writer lock is never poisoned") += 1;
+        internal_topic::replay(&self.replicas, OFFSETS_TOPIC, partition, |entry| match entry {
+            Entry::Record {
+                key,
+                value,
+                producer,
+                offset,
+            } => {
+                if let Some(k) = RecordKey::decode(&key) {
+                    self.apply_loaded(k, value, producer, offset);
+                    loaded += 1;
+                    // A long replay is checkpointed at the next write.
+                    *self.writers[partition as usize]
+                        .lock()
+                        .expect("writer lock is never poisoned") += 1;
+                }
             }
+            Entry::Marker {
+                producer_id, commit, ..
+            } => self.complete_txn(partition, producer_id, commit),
         });
         if loaded > 0 {
             tracing::info!(partition, records = loaded, "loaded consumer groups");
@@ -756,7 +830,9 @@ impl GroupCoordinator {
         loaded
     }
 
-    fn apply_loaded(&self, key: RecordKey, value: Option<Bytes>) {
+    /// Applies one replayed record, written at `offset`, in the transaction
+    /// of `producer` if any.
+    fn apply_loaded(&self, key: RecordKey, value: Option<Bytes>, producer: Option<i64>, offset: i64) {
         match key {
             RecordKey::Offset {
                 group,
@@ -765,13 +841,10 @@ impl GroupCoordinator {
             } => {
                 let g = self.group(&group, true).expect("created");
                 let mut g = g.lock().expect("group lock is never poisoned");
-                match value.as_deref().and_then(records::decode_offset_value) {
-                    Some(o) => {
-                        g.offsets.insert((topic, partition), o);
-                    }
-                    None => {
-                        g.offsets.remove(&(topic, partition));
-                    }
+                match (value.as_deref().and_then(records::decode_offset_value), producer) {
+                    (Some(o), Some(pid)) => g.add_pending_txn_offsets(pid, vec![((topic, partition), o)], offset),
+                    (Some(o), None) => g.apply_offsets(vec![((topic, partition), o)], offset),
+                    (None, _) => g.remove_offset(&(topic, partition)),
                 }
             }
             RecordKey::Group { group } => match value.as_deref().and_then(records::decode_group_value) {
@@ -793,6 +866,21 @@ impl GroupCoordinator {
             },
         }
     }
+}
+
+/// The `__consumer_offsets` records of a group's committed offsets.
+fn offset_records(group_id: &str, offsets: &[((String, i32), CommittedOffset)]) -> Vec<(Bytes, Option<Bytes>)> {
+    offsets
+        .iter()
+        .map(|((topic, partition), o)| {
+            let key = RecordKey::Offset {
+                group: group_id.to_string(),
+                topic: topic.clone(),
+                partition: *partition,
+            };
+            (key.encode(), Some(records::encode_offset_value(o)))
+        })
+        .collect()
 }
 
 fn metadata_value(g: &Group) -> GroupMetadataValue {
@@ -817,18 +905,5 @@ fn metadata_value(g: &Group) -> GroupMetadataValue {
                 assignment: m.assignment.clone(),
             })
             .collect(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn groups_are_placed_like_kafka() {
-        // Java: "".hashCode() == 0, "a" == 97, "ab" == 97*31+98.
-        assert_eq!(java_hash(""), 0);
-        assert_eq!(java_hash("a"), 97);
-        assert_eq!(java_hash("ab"), 97 * 31 + 98);
     }
 }

@@ -166,6 +166,9 @@ pub struct JoinRequest {
     pub require_known_member_id: bool,
 }
 
+/// Offsets an open transaction committed, each with its record's position.
+type PendingOffsets = BTreeMap<(String, i32), (CommittedOffset, i64)>;
+
 #[derive(Debug)]
 pub struct Group {
     pub group_id: String,
@@ -179,6 +182,14 @@ pub struct Group {
     next_member_seq: u64,
     pending_members: HashSet<String>,
     pub offsets: BTreeMap<(String, i32), CommittedOffset>,
+    /// The `__consumer_offsets` offset of the record behind each committed
+    /// offset: when a transaction's offsets complete, a partition keeps
+    /// whichever of the two was written later (as Kafka does).
+    offset_positions: HashMap<(String, i32), i64>,
+    /// Offsets committed in open transactions (TxnOffsetCommit), by producer
+    /// id, with their record's position: applied when the commit marker is
+    /// written, dropped on abort, and held back from OffsetFetch until then.
+    pending_txn_offsets: HashMap<i64, PendingOffsets>,
     rebalance_epoch: u64,
     /// An Empty group's first rebalance waits this long for more members.
     initial_join_not_before_ms: Option<i64>,
@@ -198,6 +209,8 @@ impl Group {
             next_member_seq: 0,
             pending_members: HashSet::new(),
             offsets: BTreeMap::new(),
+            offset_positions: HashMap::new(),
+            pending_txn_offsets: HashMap::new(),
             rebalance_epoch: 0,
             initial_join_not_before_ms: None,
             state_timestamp_ms: now_ms,
@@ -846,6 +859,90 @@ impl Group {
             out.extend(parse_subscription_topics(&m.metadata_for(&protocol)));
         }
         out
+    }
+
+    /// Stores committed offsets whose records were written from
+    /// `first_position` on, one position each, in order.
+    pub fn apply_offsets(&mut self, offsets: Vec<((String, i32), CommittedOffset)>, first_position: i64) {
+        for (i, (tp, o)) in offsets.into_iter().enumerate() {
+            self.offset_positions.insert(tp.clone(), first_position + i as i64);
+            self.offsets.insert(tp, o);
+        }
+    }
+
+    /// Removes a committed offset (a tombstone).
+    pub fn remove_offset(&mut self, tp: &(String, i32)) {
+        self.offsets.remove(tp);
+        self.offset_positions.remove(tp);
+    }
+
+    /// Holds offsets of `producer_id`'s open transaction whose records were
+    /// written from `first_position` on.
+    pub fn add_pending_txn_offsets(
+        &mut self,
+        producer_id: i64,
+        offsets: Vec<((String, i32), CommittedOffset)>,
+        first_position: i64,
+    ) {
+        let pending = self.pending_txn_offsets.entry(producer_id).or_default();
+        for (i, (tp, o)) in offsets.into_iter().enumerate() {
+            pending.insert(tp, (o, first_position + i as i64));
+        }
+    }
+
+    /// Ends `producer_id`'s transaction here: on commit its offsets take
+    /// effect, except where a later commit was written after them
+    /// (Kafka's completePendingTxnOffsetCommit). Whether the group held any.
+    pub fn complete_txn_offsets(&mut self, producer_id: i64, commit: bool) -> bool {
+        let Some(pending) = self.pending_txn_offsets.remove(&producer_id) else {
+            return false;
+        };
+        if commit {
+            for (tp, (o, position)) in pending {
+                if self.offset_positions.get(&tp).is_none_or(|p| *p < position) {
+                    self.offset_positions.insert(tp.clone(), position);
+                    self.offsets.insert(tp, o);
+                }
+            }
+        }
+        true
+    }
+
+    /// Whether an open transaction holds an offset for `tp` (OffsetFetch
+    /// with `require_stable` answers UNSTABLE_OFFSET_COMMIT for it).
+    pub fn has_pending_txn_offset(&self, tp: &(String, i32)) -> bool {
+        self.pending_txn_offsets.values().any(|p| p.contains_key(tp))
+    }
+
+    /// Whether any open transaction holds offsets of this group.
+    pub fn has_pending_txn_offsets(&self) -> bool {
+        !self.pending_txn_offsets.is_empty()
+    }
+
+    /// TxnOffsetCommit's checks of the group generation the producer's
+    /// consumer was in (KIP-447): a member id, when given, must be a member,
+    /// with its instance id, and a generation, when given, the current one.
+    pub fn check_txn_commit(
+        &self,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+    ) -> Result<(), ResponseError> {
+        if self.state == GroupState::Dead {
+            return Err(ResponseError::CoordinatorNotAvailable);
+        }
+        if let Some(i) = instance_id {
+            if self.static_member(i).is_some_and(|m| m.member_id != member_id) {
+                return Err(ResponseError::FencedInstanceId);
+            }
+        }
+        if !member_id.is_empty() && self.member(member_id).is_none() {
+            return Err(ResponseError::UnknownMemberId);
+        }
+        if generation_id >= 0 && generation_id != self.generation_id {
+            return Err(ResponseError::IllegalGeneration);
+        }
+        Ok(())
     }
 
     pub fn mark_dead(&mut self, now_ms: i64) {

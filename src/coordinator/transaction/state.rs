@@ -36,7 +36,7 @@ pub enum TxnState {
 }
 
 impl TxnState {
-    const ALL: [TxnState; 8] = [
+    pub const ALL: [TxnState; 8] = [
         TxnState::Empty,
         TxnState::Ongoing,
         TxnState::PrepareCommit,
@@ -515,7 +515,7 @@ impl TxnMetadata {
     ) -> Result<TxnTransition, TxnError> {
         let (epoch, last) = if supports_epoch_bump(client_version) {
             (
-                self.current.producer_epoch.checked_add(1).unwrap_or(i16::MAX),
+                self.current.producer_epoch.saturating_add(1),
                 self.current.producer_epoch,
             )
         } else {

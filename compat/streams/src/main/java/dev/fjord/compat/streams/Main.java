@@ -19,29 +19,25 @@ import org.apache.kafka.streams.StreamsConfig;
  * broker, once per processing guarantee. Prints one line per case on stdout,
  * as compat/run expects:
  *
- * <pre>RESULT &lt;case&gt; &lt;pass|fail|xfail&gt; &lt;first line of the failure, or nothing&gt;</pre>
+ * <pre>RESULT &lt;case&gt; &lt;pass|fail&gt; &lt;first line of the failure, or nothing&gt;</pre>
  *
  * Everything else (client logs, progress) goes to stderr.
  *
- * <p>Usage: {@code Main BOOTSTRAP [--only REGEX] [--timeout SECONDS] [--state-dir DIR]}. With
- * COMPAT_TARGET=fjord the exactly_once_v2 case is expected to fail (fjord has
- * no transactions yet) and prints xfail with the real failure, or
- * {@code xfail unexpected-pass}.
+ * <p>Usage: {@code Main BOOTSTRAP [--only REGEX] [--timeout SECONDS] [--state-dir DIR]}.
  */
 public final class Main {
     private Main() {}
 
     /** A case: its RESULT name and the processing guarantee it runs the application with. */
-    record Case(String name, String guarantee, boolean expectedFailOnFjord) {}
+    record Case(String name, String guarantee) {}
 
     static final List<Case> CASES = List.of(
-            // Streams needs the classic group protocol (FindCoordinator, JoinGroup, SyncGroup,
-            // OffsetCommit), which fjord implements: an ordinary case on both targets.
-            new Case("streams-wordcount-alos", StreamsConfig.AT_LEAST_ONCE, false),
-            // exactly_once_v2 also needs transactions (InitProducerId with a transactional.id,
-            // FindCoordinator for the transaction coordinator, AddPartitionsToTxn,
-            // TxnOffsetCommit, EndTxn): fjord's transaction coordinator is an open issue.
-            new Case("streams-wordcount-eos", StreamsConfig.EXACTLY_ONCE_V2, true));
+            // The classic group protocol (FindCoordinator, JoinGroup, SyncGroup, OffsetCommit).
+            new Case("streams-wordcount-alos", StreamsConfig.AT_LEAST_ONCE),
+            // Also transactions: InitProducerId with a transactional.id, FindCoordinator for the
+            // transaction coordinator, AddPartitionsToTxn, TxnOffsetCommit, EndTxn, and
+            // read_committed fetches.
+            new Case("streams-wordcount-eos", StreamsConfig.EXACTLY_ONCE_V2));
 
     public static void main(String[] args) throws Exception {
         if (args.length < 1) {
@@ -79,9 +75,7 @@ public final class Main {
             tail.reset();
             String failure = runOne(bootstrap, c, timeoutS, stateRoot, tail);
             String line;
-            if (c.expectedFailOnFjord() && onFjord) {
-                line = "RESULT " + c.name() + " xfail " + (failure == null ? "unexpected-pass" : failure);
-            } else if (failure == null) {
+            if (failure == null) {
                 line = "RESULT " + c.name() + " pass";
             } else {
                 line = "RESULT " + c.name() + " fail " + failure;
