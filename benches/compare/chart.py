@@ -21,6 +21,7 @@ HEADLINE = {
     "broker CPU s per GB",
     "broker CPU s per GB, 3 nodes",
     "end-to-end p99 (µs)",
+    "end-to-end p99, read_committed (ms)",
     "idle RSS (MiB)",
     "process start to first Metadata (ms)",
 }

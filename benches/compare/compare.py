@@ -79,6 +79,15 @@ BACKLOG_RECORDS = 2 * 1024 * 1024  # 2 GiB of 1 KiB records
 E2E_RATE = 5000
 E2E_WARMUP_S = 5
 E2E_MEASURE_S = 20
+# The transactional load: a transactional producer, one transaction of
+# TXN_RECORDS_PER_TXN records at a time, as fast as commits go; a
+# read_committed consumer in the same JVM measures end-to-end latency.
+TXN_RECORDS_PER_TXN = 100
+# Longer than the e2e loads' warm-up: the general warm-up load does not run
+# Kafka's transaction paths, whose JIT compilation (on the broker's one CPU)
+# took its median end-to-end latency from 43 ms to 5 ms over the first 35 s.
+TXN_WARMUP_S = 20
+TXN_MEASURE_S = 30
 CLIENT_TIMEOUT_S = 300
 # After a load its topics are deleted (Kafka with file.delete.delay.ms=0) and
 # the brokers get this long to unlink the files. On this kind of VM (guest
@@ -561,6 +570,31 @@ def e2e_load(name, desc, tool):
     return Load(name, desc, run, [(name, 1)])
 
 
+def txn_load(name, desc):
+    """Bench.java txn: transactions of TXN_RECORDS_PER_TXN x 1 KiB into one
+    partition, committed one after the other; throughput of the measured
+    period and end-to-end latency to a read_committed consumer."""
+    def run(broker):
+        args = [broker.bootstrap, name, RECORD_1K, TXN_RECORDS_PER_TXN, TXN_WARMUP_S, TXN_MEASURE_S]
+        out, m = run_client(broker, name, java_bench("txn", *args))
+        r = result_line(out)
+        if (int(r["received"]) != int(r["sent"]) or int(r["send_errors"]) > 0 or int(r["disorder"]) > 0
+                or int(r["measured"]) <= 0):
+            raise ClientError(f"txn: sent {r['sent']}, the read_committed consumer received {r['received']} "
+                              f"(out of sequence: {r['disorder']}), send errors {r['send_errors']}")
+        m.update({"records": int(r["measured"]), "records_per_s": float(r["records_per_s"]),
+                  "mib_per_s": float(r["mib_per_s"]),
+                  "txn_per_s": int(r["measured_transactions"]) / float(r["seconds"]),
+                  "commit_p50_ms": float(r["commit_p50_us"]) / 1000, "commit_p99_ms": float(r["commit_p99_us"]) / 1000,
+                  "e2e_p50_ms": float(r["p50_us"]) / 1000, "e2e_p99_ms": float(r["p99_us"]) / 1000,
+                  "e2e_p999_ms": float(r["p999_us"]) / 1000, "e2e_max_ms": float(r["max_us"]) / 1000,
+                  "transaction_version": int(r["transaction_version"]),
+                  # Broker CPU covers the whole client run, warm-up included.
+                  "bytes": int(r["sent"]) * RECORD_1K})
+        return m
+    return Load(name, desc, run, [(name, 1)])
+
+
 # How old the back-dated load's CreateTime timestamps are.
 BACKDATE_MS = 30 * 24 * 3600 * 1000
 
@@ -579,6 +613,8 @@ LOADS = [
     produce_load("produce-100b-acks1-p1", "100 B, acks=1, 1 partition", 1, 4_000_000, RECORD_100, "1"),
     e2e_load("e2e-java", f"end-to-end latency, Java client, {E2E_RATE} x 1 KiB/s, acks=1, linger.ms=0", "java"),
     e2e_load("e2e-franz", f"end-to-end latency, franz-go client, {E2E_RATE} x 1 KiB/s, acks=1, no linger", "franz"),
+    txn_load("txn-java-1k-p1", f"transactional producer, {TXN_RECORDS_PER_TXN} x 1 KiB per transaction, 1 partition, "
+             "read_committed consumer (end-to-end latency)"),
     produce_load("franz-1k-acks1-p1", "franz-go producer: 1 KiB, acks=1, 1 partition", 1, 1_500_000, RECORD_1K, "1",
                  tool="franz"),
     produce_load("franz-1k-acks1-p8", "franz-go producer: 1 KiB, acks=1, 8 partitions", 8, 1_500_000, RECORD_1K, "1",
@@ -798,6 +834,8 @@ REPLICATED_LOADS = [
 ]
 # BENCH_LOADS=replicated selects every replicated load.
 LOAD_GROUPS = {"replicated": [ld.name for ld in REPLICATED_LOADS]}
+# BENCH_LOADS=txn selects the transactional load(s).
+LOAD_GROUPS["txn"] = [ld.name for ld in LOADS if ld.name.startswith("txn")]
 
 
 def run_replicated(order, loads, results, track):
@@ -893,6 +931,22 @@ E2E_METRICS = [
     ("broker_cpu_s", "broker CPU (s)", "{:.1f}", False),
     ("broker_hwm_mib", "broker peak RSS so far (MiB)", "{:.0f}", False),
 ]
+TXN_METRICS = [
+    ("records_per_s", "records/s", "{:,.0f}", True),
+    ("mib_per_s", "MiB/s", "{:.1f}", True),
+    ("txn_per_s", "transactions/s", "{:,.0f}", True),
+    ("commit_p50_ms", "commitTransaction p50 (ms)", "{:.1f}", False),
+    ("commit_p99_ms", "commitTransaction p99 (ms)", "{:.1f}", False),
+    ("e2e_p50_ms", "end-to-end p50, read_committed (ms)", "{:.1f}", False),
+    ("e2e_p99_ms", "end-to-end p99, read_committed (ms)", "{:.1f}", False),
+    ("e2e_p999_ms", "end-to-end p99.9, read_committed (ms)", "{:.1f}", False),
+    ("e2e_max_ms", "end-to-end max, read_committed (ms)", "{:.1f}", False),
+    ("broker_cpu_s", "broker CPU (s)", "{:.1f}", False),
+    ("broker_cpu_s_per_gb", "broker CPU s per GB", "{:.2f}", False),
+    ("client_cpu_s", "client CPU (s)", "{:.1f}", False),
+    ("broker_hwm_mib", "broker peak RSS so far (MiB)", "{:.0f}", False),
+    ("transaction_version", "transaction.version (finalized)", "{:.0f}", True),
+]
 
 
 def rows(results, names):
@@ -921,6 +975,8 @@ def rows(results, names):
             metrics = REPLICATED_METRICS
         elif name.startswith("e2e"):
             metrics = E2E_METRICS
+        elif name.startswith("txn"):
+            metrics = TXN_METRICS
         elif name.startswith("consume"):
             metrics = CONSUME_METRICS
         else:
@@ -1116,6 +1172,17 @@ def settings_text():
         f"ends read one clock; {E2E_WARMUP_S} s warm-up, then {E2E_MEASURE_S} s measured. `e2e-java`: Bench.java with "
         "kafka-clients 4.1 (consumer defaults: fetch.min.bytes=1, fetch.max.wait.ms=500); `e2e-franz`: "
         "benches/compare/franz with franz-go v1.22.3 (a lighter client on the shared CPU).",
+        f"Transactions (`txn-java-1k-p1`): benches/compare/java/Bench.java `txn`, kafka-clients 4.1: a KafkaProducer "
+        f"with a transactional.id (acks=all, idempotent, linger.ms=5, batch.size=131072, no compression) runs "
+        f"beginTransaction, {TXN_RECORDS_PER_TXN} sends of 1 KiB to one partition, commitTransaction, one "
+        f"transaction after the other as fast as they commit, for {TXN_WARMUP_S} s warm-up + {TXN_MEASURE_S} s "
+        "measured (initTransactions before the clock). A KafkaConsumer with isolation.level=read_committed "
+        "(assign(), from the end, consumer defaults) in the same JVM records, per record, send() to the poll that "
+        "returned it: end-to-end latency including the commit and the marker. Records/s, MiB/s and latency "
+        "cover the transactions begun after the warm-up; broker CPU (and so CPU per GB) the whole client run, "
+        "serving the consumer included, divided by every record sent. The row fails unless the consumer saw "
+        "every record once and in order. `transaction.version` is the finalized level Admin describeFeatures "
+        "reports (2: KIP-890 part 2).",
         "franz-go produce rows: benches/compare/franz, linger 5 ms, 128 KiB batches, no compression, acks=1 "
         "with idempotence off; latency is Produce call to promise.",
         "Broker CPU: utime+stime of the broker process from /proc/<pid>/stat around the client run (including "

@@ -37,6 +37,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *   Bench isr BOOTSTRAP TOPIC
  *   Bench consume BOOTSTRAP TOPIC TIMEOUT_S
  *   Bench e2e BOOTSTRAP TOPIC RATE_PER_S RECORD_BYTES WARMUP_S MEASURE_S
+ *   Bench txn BOOTSTRAP TOPIC RECORD_BYTES RECORDS_PER_TXN WARMUP_S MEASURE_S
  * </pre>
  */
 public final class Bench {
@@ -72,6 +73,11 @@ public final class Bench {
                 endToEnd(args[1], args[2], Integer.parseInt(args[3]), Integer.parseInt(args[4]),
                         Integer.parseInt(args[5]), Integer.parseInt(args[6]));
             }
+            case "txn" -> {
+                need(args, 7);
+                transactional(args[1], args[2], Integer.parseInt(args[3]), Integer.parseInt(args[4]),
+                        Integer.parseInt(args[5]), Integer.parseInt(args[6]));
+            }
             default -> usage();
         }
     }
@@ -86,7 +92,8 @@ public final class Bench {
         System.err.println("usage: Bench create-topics BOOTSTRAP [--replication-factor N] [--config KEY=VALUE]..."
                 + " TOPIC:PARTITIONS... | delete-topics BOOTSTRAP TOPIC... | isr BOOTSTRAP TOPIC"
                 + " | consume BOOTSTRAP TOPIC TIMEOUT_S"
-                + " | e2e BOOTSTRAP TOPIC RATE_PER_S RECORD_BYTES WARMUP_S MEASURE_S");
+                + " | e2e BOOTSTRAP TOPIC RATE_PER_S RECORD_BYTES WARMUP_S MEASURE_S"
+                + " | txn BOOTSTRAP TOPIC RECORD_BYTES RECORDS_PER_TXN WARMUP_S MEASURE_S");
         System.exit(2);
     }
 
@@ -358,6 +365,176 @@ public final class Bench {
                 pct(lat, 0.50), pct(lat, 0.99), pct(lat, 0.999), n == 0 ? Double.NaN : lat[n - 1] / 1e3);
     }
 
+    /**
+     * A transactional producer as fast as it goes, one transaction at a time:
+     * beginTransaction, RECORDS_PER_TXN sends to partition 0 of TOPIC,
+     * commitTransaction, for WARMUP_S + MEASURE_S seconds (the transaction
+     * under way at the end is finished). Each record carries its
+     * System.nanoTime() send time (bytes 0-7) and its sequence number (bytes
+     * 8-15). A read_committed consumer in the same JVM (assign(), from the
+     * last stable offset) records, per record, the time from send() to the
+     * poll that returned it: the end-to-end latency of a committed record,
+     * its transaction's commit and marker included. Throughput and latency
+     * are over the transactions begun after the warm-up; the consumer must
+     * see every record once and in order.
+     */
+    private static void transactional(String bootstrap, String topic, int recordBytes, int perTxn, int warmupS,
+            int measureS) throws Exception {
+        if (recordBytes < 16 || perTxn < 1) {
+            usage();
+        }
+        Properties pp = new Properties();
+        pp.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        pp.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        pp.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        // A fresh id per run: no earlier producer epoch to fence.
+        pp.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "bench-txn-" + java.util.UUID.randomUUID());
+        pp.put(ProducerConfig.ACKS_CONFIG, "all");
+        pp.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        pp.put(ProducerConfig.BATCH_SIZE_CONFIG, "131072");
+        pp.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "none");
+        Properties cp = consumerProps(bootstrap);
+        cp.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+
+        // Latency by sequence number, written by the consumer thread only
+        // (read after join()).
+        long[][] latencies = {new long[1 << 16]};
+        AtomicLong received = new AtomicLong();
+        AtomicLong disorder = new AtomicLong();
+        AtomicBoolean ready = new AtomicBoolean();
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread reader = new Thread(() -> {
+            try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(cp)) {
+                List<TopicPartition> tps = partitionsOf(consumer, topic);
+                consumer.assign(tps);
+                consumer.seekToEnd(tps);
+                for (TopicPartition tp : tps) {
+                    consumer.position(tp);
+                }
+                ready.set(true);
+                long next = 0;
+                while (!stop.get()) {
+                    ConsumerRecords<byte[], byte[]> batch = consumer.poll(Duration.ofMillis(100));
+                    long now = System.nanoTime();
+                    for (ConsumerRecord<byte[], byte[]> r : batch) {
+                        byte[] v = r.value();
+                        long sent = bytesToLong(v, 0);
+                        long seq = bytesToLong(v, 8);
+                        if (seq != next) {
+                            disorder.incrementAndGet();
+                        }
+                        next = seq + 1;
+                        received.incrementAndGet();
+                        if (seq >= 0 && seq < Integer.MAX_VALUE - 8) {
+                            if (seq >= latencies[0].length) {
+                                latencies[0] = Arrays.copyOf(latencies[0],
+                                        (int) Math.min(Integer.MAX_VALUE - 8, Math.max(2L * latencies[0].length, seq + 1)));
+                            }
+                            latencies[0][(int) seq] = now - sent;
+                        }
+                    }
+                }
+            }
+        }, "txn-consumer");
+        reader.start();
+        while (!ready.get()) {
+            Thread.sleep(10);
+        }
+        AtomicLong errors = new AtomicLong();
+        long seq = 0;
+        long firstMeasured = -1;
+        long measureStart = 0;
+        long measureEnd;
+        long transactions = 0;
+        long measuredTransactions = 0;
+        long[] commits = new long[1 << 12];
+        int initialized;
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(pp)) {
+            // Coordinator lookup, producer id and metadata before the clock starts.
+            long t = System.nanoTime();
+            producer.initTransactions();
+            initialized = (int) ((System.nanoTime() - t) / 1_000_000);
+            producer.partitionsFor(topic);
+            long start = System.nanoTime();
+            long warmupEnd = start + TimeUnit.SECONDS.toNanos(warmupS);
+            long end = warmupEnd + TimeUnit.SECONDS.toNanos(measureS);
+            while (true) {
+                long now = System.nanoTime();
+                if (firstMeasured < 0 && now >= warmupEnd) {
+                    firstMeasured = seq;
+                    measureStart = now;
+                }
+                if (now >= end) {
+                    break;
+                }
+                producer.beginTransaction();
+                for (int i = 0; i < perTxn; i++) {
+                    byte[] value = new byte[recordBytes];
+                    longToBytes(System.nanoTime(), value, 0);
+                    longToBytes(seq++, value, 8);
+                    producer.send(new ProducerRecord<>(topic, 0, null, value), (m, e) -> {
+                        if (e != null) {
+                            errors.incrementAndGet();
+                        }
+                    });
+                }
+                long c = System.nanoTime();
+                producer.commitTransaction();
+                transactions++;
+                if (firstMeasured >= 0) {
+                    if (measuredTransactions == commits.length) {
+                        commits = Arrays.copyOf(commits, commits.length * 2);
+                    }
+                    commits[(int) measuredTransactions++] = System.nanoTime() - c;
+                }
+            }
+            measureEnd = System.nanoTime();
+        }
+        long total = seq;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (received.get() < total && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        stop.set(true);
+        reader.join();
+        int transactionVersion = -1;
+        try (Admin admin = admin(bootstrap)) {
+            var tv = admin.describeFeatures().featureMetadata().get(30, TimeUnit.SECONDS).finalizedFeatures()
+                    .get("transaction.version");
+            transactionVersion = tv == null ? 0 : tv.maxVersionLevel();
+        } catch (Exception e) {
+            System.err.println("txn: describeFeatures failed: " + e);
+        }
+        long measuredRecords = total - firstMeasured;
+        double seconds = (measureEnd - measureStart) / 1e9;
+        long[] lat = Arrays.copyOfRange(latencies[0], (int) firstMeasured, (int) Math.min(total, latencies[0].length));
+        int n = lat.length;
+        // Latency over time, in tenths of the measured period: a warm-up too
+        // short shows as a falling median, a stall as one tenth's maximum.
+        StringBuilder timeline = new StringBuilder("txn: median end-to-end latency (µs) per tenth of the run:");
+        StringBuilder maxima = new StringBuilder("txn: maximum end-to-end latency (µs) per tenth of the run:");
+        for (int t = 0; t < 10 && n >= 10; t++) {
+            long[] part = Arrays.copyOfRange(lat, t * n / 10, (t + 1) * n / 10);
+            Arrays.sort(part);
+            timeline.append(String.format(" %.0f", pct(part, 0.5)));
+            maxima.append(String.format(" %.0f", pct(part, 1.0)));
+        }
+        System.err.println(timeline);
+        System.err.println(maxima);
+        Arrays.sort(lat);
+        long[] commit = Arrays.copyOf(commits, (int) measuredTransactions);
+        Arrays.sort(commit);
+        System.out.printf("RESULT sent=%d received=%d measured=%d send_errors=%d disorder=%d transactions=%d"
+                + " measured_transactions=%d records_per_txn=%d record_bytes=%d seconds=%.3f records_per_s=%.1f"
+                + " mib_per_s=%.3f commit_p50_us=%.1f commit_p99_us=%.1f p50_us=%.1f p99_us=%.1f p999_us=%.1f"
+                + " max_us=%.1f init_transactions_ms=%d transaction_version=%d%n",
+                total, received.get(), measuredRecords, errors.get(), disorder.get(), transactions,
+                measuredTransactions, perTxn, recordBytes, seconds, measuredRecords / seconds,
+                measuredRecords * (double) recordBytes / seconds / (1 << 20), pct(commit, 0.5), pct(commit, 0.99),
+                pct(lat, 0.50), pct(lat, 0.99), pct(lat, 0.999), n == 0 ? Double.NaN : lat[n - 1] / 1e3,
+                initialized, transactionVersion);
+    }
+
     private static double pct(long[] sorted, double q) {
         if (sorted.length == 0) {
             return Double.NaN;
@@ -367,16 +544,24 @@ public final class Bench {
     }
 
     private static void longToBytes(long v, byte[] b) {
+        longToBytes(v, b, 0);
+    }
+
+    private static void longToBytes(long v, byte[] b, int at) {
         for (int i = 7; i >= 0; i--) {
-            b[i] = (byte) v;
+            b[at + i] = (byte) v;
             v >>>= 8;
         }
     }
 
     private static long bytesToLong(byte[] b) {
+        return bytesToLong(b, 0);
+    }
+
+    private static long bytesToLong(byte[] b, int at) {
         long v = 0;
         for (int i = 0; i < 8; i++) {
-            v = (v << 8) | (b[i] & 0xff);
+            v = (v << 8) | (b[at + i] & 0xff);
         }
         return v;
     }
