@@ -255,6 +255,8 @@ impl Broker {
         self.replicas.reconcile(image, now_ms())?;
         self.groups
             .set_leadership(&led_offsets_partitions(image, self.config.node_id));
+        self.transactions
+            .set_transaction_version(image.features.get(features::TRANSACTION_VERSION).copied().unwrap_or(0));
         self.transactions.set_leadership(&led_partitions_with_epochs(
             image,
             TRANSACTION_STATE_TOPIC,

@@ -397,7 +397,24 @@ impl TxnMetadata {
             self.current.producer_epoch += 1;
         }
         self.current.last_producer_epoch = NO_PRODUCER_EPOCH;
-        self.prepare_end(TxnState::PrepareAbort, server_version, NO_PRODUCER_ID, now_ms)
+        // The raised epoch is the abort's: under transaction version 2 the
+        // end does not bump it a second time (Kafka 4.1 ends a fenced
+        // transaction one epoch above the fenced producer's), and the
+        // record names it as its own last epoch, which the completion
+        // checks the producer by.
+        let last = if supports_epoch_bump(server_version) {
+            self.current.producer_epoch
+        } else {
+            NO_PRODUCER_EPOCH
+        };
+        self.prepare(TxnTransition {
+            next_producer_id: NO_PRODUCER_ID,
+            last_producer_epoch: last,
+            state: TxnState::PrepareAbort,
+            last_update_ms: now_ms,
+            client_version: server_version,
+            ..self.snapshot()
+        })
     }
 
     /// AddPartitionsToTxn (and AddOffsetsToTxn, with the group's offsets

@@ -269,6 +269,27 @@ fn the_timeout_aborts_with_a_fenced_epoch() {
 }
 
 #[test]
+fn under_transaction_version_2_the_timeout_raises_the_epoch_once() {
+    let mut m = ready();
+    begin(&mut m, &[("a", 0)], 1_000);
+    let abort = m.fence_and_abort(2, 61_001).unwrap();
+    assert_eq!((abort.state, abort.producer_epoch), (TxnState::PrepareAbort, 1));
+    write(&mut m, abort);
+    let t = m.prepare_complete(61_010).unwrap();
+    write(&mut m, t);
+    assert_eq!(
+        (m.current.state, m.current.producer_epoch),
+        (TxnState::CompleteAbort, 1)
+    );
+    // The fenced producer's EndTxn v5 (epoch 0, one below) reads as a retry
+    // of an end that went the other way: INVALID_TXN_STATE, as Kafka answers.
+    assert_eq!(
+        m.end_txn(PID, 0, true, 2, 61_020, no_new_pid),
+        Err(TxnError::Api(ResponseError::InvalidTxnState))
+    );
+}
+
+#[test]
 fn kip_360_recovery_bumps_the_epoch_once() {
     let mut m = ready();
     // The producer at epoch 0 recovers from an error: epoch 1, last 0.
