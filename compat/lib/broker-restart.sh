@@ -22,6 +22,12 @@ case "$how" in
     "$lib/$target-stop.sh" "$datadir" kill >&2 ;;
   *) echo "broker-restart: stop or kill, not '$how'" >&2; exit 2 ;;
 esac
+# A killed JVM's main thread can be gone (so the PID counts as exited) while
+# its other threads, and so its sockets, take a moment longer.
+# shellcheck source=compat/lib/common.sh
+. "$lib/common.sh"
+deadline=$((SECONDS + 15))
+while port_in_use "$port" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
 echo "broker-restart: starting $target on 127.0.0.1:$port ($datadir)" >&2
 "$lib/$target-start.sh" "$port" "$datadir" >&2
 echo "broker-restart: $target answers on 127.0.0.1:$port" >&2
