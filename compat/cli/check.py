@@ -10,12 +10,26 @@ well, or one line saying what is wrong.
   check.py log-dirs TOPIC PARTITIONS MIN_BYTES check LogDirsCommand JSON
   check.py describe-producers SEQ:FROM:TO...  check `kafka-transactions describe-producers`: one producer per
                                               argument, with that last sequence and a last timestamp in [FROM, TO]
+  check.py kill-after N DELAY_MS LIMIT_S OUT -- CMD...
+                                              run CMD (TransactionalMessageCopier), its stdout to OUT; once a
+                                              status line says totalProcessed >= N, wait DELAY_MS and SIGKILL it.
+                                              Fails if CMD ends first or N is not reached within LIMIT_S
+  check.py copier-done N OUT                  OUT: a copier's stdout; it ended with remaining 0 and processed N
+  check.py txn-tables TXN_ID TIMEOUT_MS FROM TO LIST DESCRIBE DP...
+                                              check `kafka-transactions list` (file LIST), `describe` (DESCRIBE)
+                                              and `describe-producers` of each partition (files DP...) after
+                                              TXN_ID committed; FROM..TO brackets its transactions (ms)
   check.py max-timestamp                      stdin: console consumer lines "CreateTime:<ts>\tOffset:<o>\t..."; print
                                               the offset Kafka reports for max-timestamp (first offset with the largest timestamp)
 """
 
 import json
+import os
+import signal
+import subprocess
 import sys
+import threading
+import time
 
 
 def events(stream):
@@ -162,6 +176,114 @@ def max_timestamp():
     print(best[1] if best else "none")
 
 
+def kill_after(n, delay_ms, limit_s, out_path, cmd):
+    """Runs cmd, copying its stdout to out_path line by line; SIGKILLs it
+    delay_ms after the first status line with totalProcessed >= n."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    timer = threading.Timer(limit_s, proc.kill)
+    timer.start()
+    reached = None
+    try:
+        with open(out_path, "w") as out:
+            for line in proc.stdout:
+                out.write(line)
+                out.flush()
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(ev, dict) and ev.get("totalProcessed", -1) >= n:
+                    reached = ev["totalProcessed"]
+                    time.sleep(delay_ms / 1000.0)
+                    os.kill(proc.pid, signal.SIGKILL)
+                    break
+        rc = proc.wait()
+    finally:
+        timer.cancel()
+    if reached is None:
+        return "copier ended (status %d) before it had processed %d records (limit %ds)" % (rc, n, limit_s)
+    if rc != -signal.SIGKILL:
+        return "copier exited with status %d before the SIGKILL" % rc
+    print("killed (SIGKILL) %d ms after totalProcessed %d" % (delay_ms, reached), file=sys.stderr)
+    return None
+
+
+def copier_done(n, out_path):
+    evs = []
+    with open(out_path) as f:
+        for line in f:
+            if line.startswith("{"):
+                evs.append(json.loads(line))
+    if not evs:
+        return "the copier printed no status line"
+    first, last = evs[0], evs[-1]
+    if last.get("stage") != "ShutdownComplete" or last.get("remaining") != 0:
+        return "the copier's last status is %s, want stage ShutdownComplete with remaining 0" % last
+    if first.get("remaining") != n or last.get("totalProcessed") != n:
+        return "the copier started with %s remaining and processed %s, want %d" % (
+            first.get("remaining"), last.get("totalProcessed"), n)
+    return None
+
+
+def tool_table(path):
+    """A kafka-transactions table (tab-separated, padded): the header and rows
+    as lists of stripped cells."""
+    with open(path) as f:
+        lines = [l.rstrip("\n") for l in f if l.strip()]
+    rows = [[c.strip() for c in l.split("\t")] for l in lines]
+    rows = [r[:-1] if r and r[-1] == "" else r for r in rows]  # each line ends with a tab
+    return (rows[0], rows[1:]) if rows else ([], [])
+
+
+TXN_LIST_HEADERS = ["TransactionalId", "Coordinator", "ProducerId", "TransactionState"]
+TXN_DESCRIBE_HEADERS = ["CoordinatorId", "TransactionalId", "ProducerId", "ProducerEpoch", "TransactionState",
+                        "TransactionTimeoutMs", "CurrentTransactionStartTimeMs", "TransactionDurationMs",
+                        "TopicPartitions"]
+
+
+def txn_tables(txn_id, timeout_ms, lo, hi, list_path, describe_path, dp_paths):
+    head, rows = tool_table(list_path)
+    if head != TXN_LIST_HEADERS:
+        return "list: header %s, want %s" % (head, TXN_LIST_HEADERS)
+    mine = [r for r in rows if r and r[0] == txn_id]
+    if len(mine) != 1:
+        return "list: %d rows for %s among %d" % (len(mine), txn_id, len(rows))
+    _, coordinator, pid, state = (mine[0] + [""] * 4)[:4]
+    if not coordinator.isdigit() or not pid.isdigit() or state != "CompleteCommit":
+        return "list: row %s, want a coordinator id, a producer id and CompleteCommit" % mine[0]
+    head, rows = tool_table(describe_path)
+    if head != TXN_DESCRIBE_HEADERS:
+        return "describe: header %s, want %s" % (head, TXN_DESCRIBE_HEADERS)
+    if len(rows) != 1:
+        return "describe: %d rows" % len(rows)
+    row = (rows[0] + [""])[:len(TXN_DESCRIBE_HEADERS)]
+    d = dict(zip(TXN_DESCRIBE_HEADERS, row))
+    if (d["CoordinatorId"], d["TransactionalId"], d["ProducerId"]) != (coordinator, txn_id, pid):
+        return "describe: %s, want coordinator %s, id %s, producer id %s as listed" % (row, coordinator, txn_id, pid)
+    if not d["ProducerEpoch"].isdigit() or int(d["ProducerEpoch"]) < 1:
+        return "describe: producer epoch %r, want at least 1 (every commit bumps it)" % d["ProducerEpoch"]
+    if d["TransactionState"] != "CompleteCommit" or d["TransactionTimeoutMs"] != str(timeout_ms):
+        return "describe: state %s, timeout %s, want CompleteCommit and %d" % (
+            d["TransactionState"], d["TransactionTimeoutMs"], timeout_ms)
+    start = d["CurrentTransactionStartTimeMs"]
+    if not start.isdigit() or not lo <= int(start) <= hi:
+        return "describe: CurrentTransactionStartTimeMs %r, want the last transaction's start in [%d, %d]" % (start, lo, hi)
+    if not d["TransactionDurationMs"].isdigit():
+        return "describe: TransactionDurationMs %r" % d["TransactionDurationMs"]
+    if d["TopicPartitions"]:
+        return "describe: a completed transaction with partitions %s" % d["TopicPartitions"]
+    epoch = int(d["ProducerEpoch"])
+    for q, path in enumerate(dp_paths):
+        head, rows = tool_table(path)
+        if head != DESCRIBE_PRODUCERS_HEADERS:
+            return "describe-producers partition %d: header %s" % (q, head)
+        if len(rows) != 1 or rows[0][0] != pid:
+            return "describe-producers partition %d: rows %s, want producer %s alone" % (q, rows, pid)
+        if not rows[0][1].isdigit() or int(rows[0][1]) > epoch or rows[0][5] != "None":
+            return "describe-producers partition %d: %s, want an epoch <= %d and no open transaction" % (q, rows[0], epoch)
+    return None
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "console-input":
@@ -169,6 +291,12 @@ def main():
         return
     if cmd == "max-timestamp":
         max_timestamp()
+        return
+    if cmd == "kill-after":
+        sep = args.index("--")
+        msg = kill_after(int(args[0]), int(args[1]), int(args[2]), args[3], args[sep + 1:])
+        if msg:
+            print(msg)
         return
     if cmd == "verifiable-producer":
         msg = verifiable_producer(int(args[0]), args[1])
@@ -178,6 +306,10 @@ def main():
         msg = log_dirs(args[0], int(args[1]), int(args[2]))
     elif cmd == "describe-producers":
         msg = describe_producers(args)
+    elif cmd == "copier-done":
+        msg = copier_done(int(args[0]), args[1])
+    elif cmd == "txn-tables":
+        msg = txn_tables(args[0], int(args[1]), int(args[2]), int(args[3]), args[4], args[5], args[6:])
     else:
         msg = "unknown command %s" % cmd
     if msg:

@@ -25,7 +25,7 @@ ALL_CASES=(
   topics_create topics_list topics_describe topics_alter_partitions topics_delete
   configs_topic_alter configs_broker_describe configs_broker_dynamic topics_alter_bad_assignment
   get_offsets broker_api_versions delete_records log_dirs
-  transactions_describe_producers
+  transactions_describe_producers transactions_list_describe transactional_copier_kill_restart
   console_produce_consume
   producer_perf_test consumer_perf_test
   verifiable_producer verifiable_producer_console_check verifiable_consumer
@@ -83,6 +83,7 @@ CONSUMER_PERF=org.apache.kafka.tools.ConsumerPerformance
 VERIFIABLE_PRODUCER=org.apache.kafka.tools.VerifiableProducer
 VERIFIABLE_CONSUMER=org.apache.kafka.tools.VerifiableConsumer
 CONSUMER_GROUPS=org.apache.kafka.tools.consumer.group.ConsumerGroupCommand
+COPIER=org.apache.kafka.tools.TransactionalMessageCopier
 
 # ---------------------------------------------------------------------------
 # helpers (used inside a case's subshell)
@@ -462,6 +463,130 @@ case_transactions_describe_producers() {
   fi
   grep -qF "Failed to describe producers for partition bad/name-0 on broker $id: Failed to fetch metadata for partition bad/name-0 due to invalid topic error: " "$work/err" ||
     fail "describe-producers --topic bad/name: $(head -1 "$work/err" | head -c 200)"
+}
+
+# kafka-transactions list and describe (ListTransactions, DescribeTransactions)
+# after kafka-producer-perf-test ran transactions (--transactional-id,
+# --transaction-duration-ms 300, transaction.timeout.ms=30000) over 3
+# partitions and committed the last one: the id is listed once, with a
+# coordinator id, a producer id and CompleteCommit; describe shows the same
+# coordinator and producer id, an epoch of at least 1 (every end of a
+# transaction bumps it under transaction.version 2), CompleteCommit, the
+# timeout, the last transaction's start time inside the run and no
+# partitions; describe-producers of each partition shows that producer id
+# alone with no open transaction. A transactional id never used cannot be
+# described.
+case_transactions_list_describe() {
+  local t id n=3000 t0 t1 p
+  t="$(topic_name transactions_list)"
+  id="compat-cli-txn-$run_id"
+  create_topic "$t" 3
+  t0="$(date +%s%3N)"
+  must "kafka-producer-perf-test --transactional-id" -t 120 "$PRODUCER_PERF" --topic "$t" --num-records "$n" \
+    --record-size 100 --throughput 3000 --transactional-id "$id" --transaction-duration-ms 300 \
+    --producer-props "bootstrap.servers=$boot" transaction.timeout.ms=30000 linger.ms=5
+  t1="$(date +%s%3N)"
+  grep -q "^$n records sent, " <<<"$OUT" || fail "perf test summary: '$(grep 'records sent' <<<"$OUT" | tail -1)'"
+  grep -q "\] ERROR " "$work/err" && fail "perf test logged: $(grep -m1 '\] ERROR ' "$work/err" | head -c 200)"
+  # The commit returns once the coordinator has logged PrepareCommit; the
+  # markers, then CompleteCommit, follow a moment later.
+  local deadline=$((SECONDS + 15)) msg
+  while :; do
+    must "kafka-transactions list" "$TRANSACTIONS" --bootstrap-server "$boot" list
+    cp "$work/out" "$work/list.txt"
+    must "kafka-transactions describe" "$TRANSACTIONS" --bootstrap-server "$boot" describe --transactional-id "$id"
+    cp "$work/out" "$work/describe.txt"
+    for p in 0 1 2; do
+      must "kafka-transactions describe-producers" "$TRANSACTIONS" --bootstrap-server "$boot" describe-producers \
+        --topic "$t" --partition "$p"
+      cp "$work/out" "$work/dp$p.txt"
+    done
+    msg="$(python3 "$here/check.py" txn-tables "$id" 30000 "$t0" "$t1" "$work/list.txt" "$work/describe.txt" \
+      "$work/dp0.txt" "$work/dp1.txt" "$work/dp2.txt" 2>&1)"
+    [ -z "$msg" ] && break
+    [ $SECONDS -lt $deadline ] || fail "$msg"
+    log "  not yet: $msg"
+    sleep 1
+  done
+  sed 's/^/[cli]   /' "$work/list.txt" "$work/describe.txt" | grep -F -e "$id" -e TransactionalId >&2
+  if tool "$TRANSACTIONS" --bootstrap-server "$boot" describe --transactional-id "$id-never-used"; then
+    fail "describe of a transactional id never used succeeded: $(head -c 200 <<<"$OUT")"
+  fi
+  grep -qF "DescribeTransactions request for transactionalId \`$id-never-used\` failed because the ID could not be found" "$work/err" "$work/out" ||
+    fail "describe of an unknown id: $(first_error)"
+}
+
+# Kafka's TransactionalMessageCopier (read_committed consumer with assign(),
+# transactional producer, the consumed offsets committed in each transaction
+# with sendOffsetsToTransaction) copies each partition of a 2-partition input
+# topic (3,000 values 0..2999 from kafka-verifiable-producer) to the same
+# partition of the output topic, 100 records per transaction, aborting some
+# at random (--enable-random-aborts); partition 1 uses the group-metadata API
+# (--use-group-metadata). Each copier is killed with SIGKILL after it has
+# copied 300 records (plus a random 0-40 ms), and `kafka-transactions
+# describe` shows whether it died inside a transaction; until one has, up to
+# three times, a new copier with the same transactional id is started and
+# killed again; then a last one runs to the end. The killed copier's open
+# transaction is aborted (the next copier's initTransactions fences it, or its
+# 5 s timeout), and the next copier resumes from the offsets committed by the
+# last committed transaction. Read with --isolation-level read_committed,
+# each output partition must hold exactly the values of the same input
+# partition, each once, in order.
+case_transactional_copier_kill_restart() {
+  local in out n=3000 p group msg
+  in="$(topic_name copier_in)"
+  out="$(topic_name copier_out)"
+  group="compat-cli-copier-$run_id"
+  verifiable_fixture "$in" "$n"
+  create_topic "$out" 2
+  local ongoing_kills=0
+  for p in 0 1; do
+    local id="compat-cli-copier-$run_id-$p" kills=0 state="" extra=() count
+    [ "$p" = 1 ] && extra=(--use-group-metadata)
+    count="$(awk -v p="$p" '$1 == p' "$work/acked.txt" | wc -l)"
+    local copier=("$JAVA_BIN" "${JVM_OPTS[@]}" -cp "$KAFKA_LIBS_CP" "$COPIER" --broker-list "$boot"
+      --input-topic "$in" --input-partition "$p" --output-topic "$out" --consumer-group "$group"
+      --transaction-size 100 --transaction-timeout 5000 --transactional-id "$id" --enable-random-aborts "${extra[@]}")
+    while [ $kills -lt 3 ] && [ "$state" != Ongoing ]; do
+      echo "[cli]   \$ TransactionalMessageCopier --input-partition $p --transactional-id $id, SIGKILL after 300 records" >&2
+      msg="$(python3 "$here/check.py" kill-after 300 $((RANDOM % 41)) 90 "$work/copier.out" -- "${copier[@]}" 2>>"$work/copier.err")"
+      sed 's/^/[cli]     /' "$work/copier.err" | grep -v '^\[cli\]     \s*at ' | tail -n 3 >&2
+      : >"$work/copier.err"
+      [ -z "$msg" ] || fail "copier of partition $p, run $((kills + 1)): $msg"
+      kills=$((kills + 1))
+      must "kafka-transactions describe" "$TRANSACTIONS" --bootstrap-server "$boot" describe --transactional-id "$id"
+      state="$(awk -F'\t' 'NR == 2 {gsub(/ /, "", $5); print $5}' "$work/out")"
+      log "  partition $p: copier killed after $(grep -c '"ProcessLoop"' "$work/copier.out") loops, its transaction: $(sed -n 2p "$work/out" | tr -s ' \t' ' ')"
+    done
+    [ "$state" = Ongoing ] && ongoing_kills=$((ongoing_kills + 1))
+    # The last copier reads up to the end offset it sees at its start: every
+    # record of the partition not yet committed to the output.
+    echo "[cli]   \$ TransactionalMessageCopier --input-partition $p --transactional-id $id, to the end" >&2
+    timeout -k 5 120 "${copier[@]}" </dev/null >"$work/copier.out" 2>"$work/copier.err"
+    local rc=$?
+    grep -v '^\s*at ' "$work/copier.err" | tail -n 3 | sed 's/^/[cli]     /' >&2
+    [ $rc -eq 0 ] || fail "the last copier of partition $p exited with $rc: $(grep -m1 -iE 'exception|error' "$work/copier.err" | head -c 200)"
+    local first_remaining
+    first_remaining="$(python3 -c 'import json, sys; print(json.loads(sys.stdin.readline())["remaining"])' <"$work/copier.out")"
+    msg="$(python3 "$here/check.py" copier-done "$first_remaining" "$work/copier.out" 2>&1)"
+    [ -z "$msg" ] || fail "partition $p: $msg"
+    log "  partition $p: $kills kills, the last copier copied the last $first_remaining of $count records"
+    [ "$first_remaining" -lt "$count" ] || fail "partition $p: the last copier started from the beginning (nothing was committed before)"
+  done
+  log "  copiers killed inside a transaction: $ongoing_kills of 2 partitions"
+  local want
+  for p in 0 1; do
+    count="$(awk -v p="$p" '$1 == p' "$work/acked.txt" | wc -l)"
+    must "kafka-console-consumer --isolation-level read_committed --partition $p" "$CONSOLE_CONSUMER" \
+      --bootstrap-server "$boot" --topic "$out" --partition "$p" --offset earliest \
+      --isolation-level read_committed --timeout-ms 3000
+    awk -v p="$p" '$1 == p {print $3}' "$work/acked.txt" >"$work/want$p.txt"
+    cp "$work/out" "$work/got$p.txt"
+    cmp -s "$work/want$p.txt" "$work/got$p.txt" ||
+      fail "output partition $p (read_committed): $(wc -l <"$work/got$p.txt") values, want the $count of input partition $p in order; first difference: $(diff "$work/want$p.txt" "$work/got$p.txt" | grep -m1 '^[<>]')"
+  done
+  get_offsets "$out" -1
+  log "  output end offsets (with aborted records and markers): $OFFS"
 }
 
 case_console_produce_consume() {

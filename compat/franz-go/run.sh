@@ -3,8 +3,17 @@
 # against <bootstrap>. Versions are pinned in go.mod/go.sum.
 # Usage: compat/franz-go/run.sh <bootstrap> [case ...]
 # Prints "RESULT <case> <pass|fail|xfail> <message>" per case; everything else on stderr.
+#
+# The case txn_broker_kill_open_txn (run last) crashes (SIGKILL) and restarts
+# the broker compat/run started (the PID file in target/compat/<target>-data;
+# data survive, the PID file then names the new process), or, run by hand
+# against some other broker, a private broker of the same target on a free
+# port (compat/lib/common.sh, restartable_broker).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+compat="$(cd "$here/.." && pwd)"
+# shellcheck source=compat/lib/common.sh
+. "$compat/lib/common.sh"
 boot="${1:?usage: run.sh <bootstrap> [case ...]}"
 shift
 export COMPAT_TARGET="${COMPAT_TARGET:-fjord}"
@@ -41,7 +50,13 @@ fi
 # this only catches a wedged process. Cases without a RESULT line are
 # reported here.
 out="$(mktemp)"
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out"; restartable_cleanup "$COMPAT_TARGET"' EXIT
+kill_case=txn_broker_kill_open_txn
+if [ $# -eq 0 ] || [[ " $* " == *" $kill_case "* ]]; then
+  if restartable_broker "$COMPAT_TARGET" "$boot" "${COMPAT_ROOT:-$(cd "$compat/.." && pwd)}" franz-go; then
+    export COMPAT_RESTART_BOOTSTRAP="$RESTART_BOOTSTRAP" COMPAT_KILL_RESTART_CMD="$RESTART_KILL_CMD"
+  fi
+fi
 timeout -k 10 "${COMPAT_FRANZ_TIMEOUT:-420}" "$bin" "$boot" "$@" | tee "$out"
 rc=${PIPESTATUS[0]}
 if [ "$rc" -ne 0 ]; then

@@ -79,6 +79,90 @@ stop_by_pidfile() {
   rm -f "$pidfile"
 }
 
+# kill_by_pidfile NAME PIDFILE MARK: SIGKILL the process named in PIDFILE
+# at once (a crash: no shutdown hook, no flush, no clean close of the log),
+# wait until it is gone (at most 10 s) and remove PIDFILE. MARK as for
+# stop_by_pidfile.
+kill_by_pidfile() {
+  local name="$1" pidfile="$2" mark="$3"
+  [ -f "$pidfile" ] || return 0
+  local pid
+  pid="$(cat "$pidfile")"
+  if [ -n "$pid" ] && is_alive "$pid" \
+      && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$mark"; then
+    kill -KILL "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 10))
+    while is_alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+    if is_alive "$pid"; then
+      echo "$name: pid $pid still alive 10 s after SIGKILL" >&2
+      return 1
+    fi
+    echo "$name: killed pid $pid (SIGKILL)" >&2
+  fi
+  rm -f "$pidfile"
+}
+
+# driver_broker_datadir ROOT TARGET BOOTSTRAP: print the data dir of the
+# broker compat/run started (ROOT/target/compat/TARGET-data) when its PID file
+# names a live process started from that dir's server.properties with a
+# listener on BOOTSTRAP's port; print nothing (status 1) otherwise (a suite
+# run by hand against some other broker).
+driver_broker_datadir() {
+  local root="$1" target="$2" port="${3##*:}"
+  local datadir="$root/target/compat/$target-data" pid cmdline
+  pid="$(cat "$datadir/$target.pid" 2>/dev/null || echo 0)"
+  [ "$pid" != 0 ] && is_alive "$pid" || return 1
+  cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+  # Both targets start from DATADIR/server.properties (write_server_properties).
+  [[ "$cmdline" == *"$datadir/server.properties"* ]] || return 1
+  grep -q "^listeners=PLAINTEXT://127.0.0.1:$port," "$datadir/server.properties" 2>/dev/null || return 1
+  echo "$datadir"
+}
+
+# restartable_broker TARGET BOOTSTRAP ROOT LABEL: picks the broker a case
+# that kills and restarts a broker may use, and sets
+#   RESTART_BOOTSTRAP     its bootstrap address
+#   RESTART_KILL_CMD      a shell command that SIGKILLs it and starts it again
+#                         on the same port and data dir (lib/broker-restart.sh ... kill)
+#   RESTART_PRIVATE_DIR   "" or the data dir of a private broker started here
+# The broker compat/run started (driver_broker_datadir) when there is one;
+# otherwise (a suite run by hand) a private broker of TARGET on a free port
+# with a data dir of its own, which the caller stops and removes with
+# restartable_cleanup. Returns 1 (and sets nothing) if no broker could be had.
+restartable_broker() {
+  local target="$1" bootstrap="$2" root="$3" label="$4" lib datadir port
+  lib="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+  RESTART_BOOTSTRAP="" RESTART_KILL_CMD="" RESTART_PRIVATE_DIR=""
+  if datadir="$(driver_broker_datadir "$root" "$target" "$bootstrap")"; then
+    port="${bootstrap##*:}"
+    echo "$label: the restart case kills and restarts the driver's $target (${datadir#"$root"/})" >&2
+    RESTART_BOOTSTRAP="$bootstrap"
+    RESTART_KILL_CMD="$lib/broker-restart.sh $target $port $datadir kill"
+    return 0
+  fi
+  datadir="$(mktemp -d "${TMPDIR:-/tmp}/compat-$label-$target.XXXXXX")"
+  port="$(free_loopback_port)"
+  echo "$label: no driver-started broker on $bootstrap; the restart case uses a private $target on 127.0.0.1:$port ($datadir)" >&2
+  if ! "$lib/$target-start.sh" "$port" "$datadir" >&2; then
+    echo "$label: the private $target did not start" >&2
+    "$lib/$target-stop.sh" "$datadir" >&2 || true
+    rm -rf "$datadir"
+    return 1
+  fi
+  RESTART_PRIVATE_DIR="$datadir"
+  RESTART_BOOTSTRAP="127.0.0.1:$port"
+  RESTART_KILL_CMD="$lib/broker-restart.sh $target $port $datadir kill"
+}
+
+# restartable_cleanup TARGET: stops and removes the private broker
+# restartable_broker started, if any.
+restartable_cleanup() {
+  [ -n "${RESTART_PRIVATE_DIR:-}" ] || return 0
+  "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$1-stop.sh" "$RESTART_PRIVATE_DIR" >&2 || true
+  rm -rf "$RESTART_PRIVATE_DIR"
+  RESTART_PRIVATE_DIR=""
+}
+
 # write_server_properties FILE PORT CONTROLLER_PORT LOGDIR: the one
 # server.properties both targets start from (single node, KRaft combined
 # mode, node.id=1, PLAINTEXT on 127.0.0.1:PORT), so that a difference

@@ -2,10 +2,19 @@
 # librdkafka suite: confluent-kafka-python (bundles librdkafka) against <bootstrap>.
 # Usage: compat/librdkafka/run.sh <bootstrap> [case ...]
 # Prints "RESULT <case> <pass|fail|xfail> <message>" per case; everything else on stderr.
-# Env: COMPAT_TARGET (fjord|kafka), COMPAT_RDK_DEBUG (librdkafka debug contexts,
-# e.g. "protocol" to log every request and its version on stderr).
+# Env: COMPAT_TARGET (fjord|kafka), COMPAT_ROOT, COMPAT_RDK_DEBUG (librdkafka
+# debug contexts, e.g. "protocol" to log every request and its version on stderr).
+#
+# The transaction phase runs last: its broker-kill case crashes (SIGKILL) and
+# restarts the broker compat/run started (the PID file in
+# target/compat/<target>-data; data survive, the PID file then names the new
+# process), or, run by hand against some other broker, a private broker of
+# the same target on a free port (compat/lib/common.sh, restartable_broker).
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+compat="$(cd "$here/.." && pwd)"
+# shellcheck source=compat/lib/common.sh
+. "$compat/lib/common.sh"
 boot="${1:?usage: run.sh <bootstrap> [case ...]}"
 shift
 export COMPAT_TARGET="${COMPAT_TARGET:-fjord}"
@@ -39,7 +48,7 @@ if ! timeout 5 bash -c "exec 3<>/dev/tcp/${first%:*}/${first##*:}" 2>/dev/null; 
 fi
 
 out="$(mktemp)"
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out"; restartable_cleanup "$COMPAT_TARGET"' EXIT
 
 # phase CASES_FLAG BACKSTOP_S: run one group of cases in its own process.
 # The cases carry their own deadlines; the backstop only catches a wedged
@@ -67,4 +76,11 @@ phase() {
 selected=("$@")
 phase --list-nongroup 300
 phase --list-group 120
+kill_case=txn_broker_kill_open_txn
+if [ ${#selected[@]} -eq 0 ] || [[ " ${selected[*]} " == *" $kill_case "* ]]; then
+  if restartable_broker "$COMPAT_TARGET" "$boot" "${COMPAT_ROOT:-$(cd "$compat/.." && pwd)}" librdkafka; then
+    export COMPAT_RESTART_BOOTSTRAP="$RESTART_BOOTSTRAP" COMPAT_KILL_RESTART_CMD="$RESTART_KILL_CMD"
+  fi
+fi
+phase --list-txn 240
 exit 0

@@ -3,21 +3,28 @@
 
 Usage: suite.py <bootstrap> [case ...]     run all cases, or only the named ones
        suite.py --list                     print the case names, one per line
-       suite.py --list-group | --list-nongroup   only the cases that need (do not need) consumer groups
+       suite.py --list-group | --list-nongroup | --list-txn
+                                           only the cases of one phase: consumer groups, neither, transactions
        suite.py --list-xfail-on-fjord      the cases expected to fail on fjord (an open fjord issue)
 
 Prints one line per case:  RESULT <case> <pass|fail|xfail> <message>
 Everything else (librdkafka logs, progress) goes to stderr.
 Every case has its own uniquely named topic(s) and its own deadline.
+
+Env: COMPAT_RESTART_BOOTSTRAP and COMPAT_KILL_RESTART_CMD (set by run.sh) name
+the broker the broker-kill case crashes and restarts, and the shell command
+that does it (compat/lib/broker-restart.sh ... kill).
 """
 
 import os
+import subprocess
 import sys
 import time
 import traceback
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
+    IsolationLevel,
     TIMESTAMP_CREATE_TIME,
     Consumer,
     KafkaError,
@@ -253,15 +260,19 @@ def verify_messages(consumed, delivered, size=100, ts_base=None):
 # --------------------------------------------------------------------------
 # cases
 
-CASES = []  # (name, fn, needs_group, xfail_on_fjord)
+CASES = []  # (name, fn, phase, xfail_on_fjord)
 
 
-def case(needs_group=False, xfail_on_fjord=None):
-    """Registers a case. needs_group: it runs in the group phase (its own
-    process). xfail_on_fjord: the open fjord issue that makes it expected to
-    fail on fjord (it then reports xfail there), or None."""
+def case(needs_group=False, txn=False, xfail_on_fjord=None):
+    """Registers a case. needs_group: it runs in the group phase, txn: in the
+    transaction phase (each phase is a process of its own; the transaction
+    phase may kill and restart the broker, so it runs last). xfail_on_fjord:
+    the open fjord issue that makes it expected to fail on fjord (it then
+    reports xfail there), or None."""
+    phase = "txn" if txn else "group" if needs_group else "nongroup"
+
     def deco(fn):
-        CASES.append((fn.__name__, fn, needs_group, xfail_on_fjord))
+        CASES.append((fn.__name__, fn, phase, xfail_on_fjord))
         return fn
     return deco
 
@@ -786,14 +797,248 @@ def back_dated_one_segment(name):
     check(n_fetch < 50, "%d Fetch requests to read %d back-dated records" % (n_fetch, N_BACK_DATED))
 
 
+
+# --------------------------------------------------------------------------
+# transactions (phase "txn")
+
+
+def txn_conf(txn_id, **extra):
+    conf = client_conf(**{
+        "transactional.id": txn_id,
+        "acks": "all",
+        "linger.ms": 5,
+    })
+    conf.update(extra)
+    return conf
+
+
+def txn_record(tag, i):
+    """Key and value of record i of a transaction tagged tag (unique in the case)."""
+    return b"%s-%04d" % (tag.encode(), i), b"value|%s|%04d" % (tag.encode(), i)
+
+
+def produce_txn(p, topic, tag, n, partitions):
+    """Produces n records of a transaction (record i to partition i %
+    partitions) and flushes: every record is acknowledged, so it is in the log
+    whatever becomes of the transaction. Returns [(partition, offset, key, value)]."""
+    out, errors = [], []
+
+    def dr(err, msg):
+        if err is not None:
+            errors.append(str(err))
+        else:
+            out.append((msg.partition(), msg.offset(), msg.key(), msg.value()))
+
+    for i in range(n):
+        key, value = txn_record(tag, i)
+        p.produce(topic, key=key, value=value, partition=i % partitions, on_delivery=dr)
+    remaining = p.flush(30)
+    check(not errors, "transaction %s: %d delivery errors, first: %s" % (tag, len(errors), errors[:1]))
+    check(remaining == 0 and len(out) == n, "transaction %s: %d of %d records delivered" % (tag, len(out), n))
+    return out
+
+
+def list_offsets_map(a, topic, partitions, isolation):
+    req = {TopicPartition(topic, q): OffsetSpec.latest() for q in range(partitions)}
+    res = wait_futures(a.list_offsets(req, isolation_level=isolation, request_timeout=10), 15)
+    return {tp.partition: info.offset for tp, info in res.items()}
+
+
+def wait_stable(a, topic, partitions, want_end=None, timeout=20):
+    """Waits until every partition's last stable offset (ListOffsets latest,
+    read_committed) equals its end offset (read_uncommitted): no transaction
+    is open on it and its markers are written. With want_end, the end
+    offsets must also be those. Returns the end offsets."""
+    deadline = time.monotonic() + timeout
+    end = lso = None
+    while True:
+        try:
+            end = list_offsets_map(a, topic, partitions, IsolationLevel.READ_UNCOMMITTED)
+            lso = list_offsets_map(a, topic, partitions, IsolationLevel.READ_COMMITTED)
+        except KafkaException as e:
+            # a broker that has just started may answer with a retriable
+            # error (UNKNOWN_LEADER_EPOCH, NOT_LEADER...) for a moment
+            end = lso = "error %s" % e.args[0].str()
+        if end == lso and (want_end is None or end == want_end):
+            return end
+        if time.monotonic() > deadline:
+            raise CaseFailed("after %ds: end offsets %s, last stable offsets %s%s" % (
+                timeout, end, lso, "" if want_end is None else ", want end offsets %s" % want_end))
+        time.sleep(0.3)
+
+
+def read_all(topic, partitions, end, isolation, timeout=30):
+    """Reads every partition with assign() from the beginning until the
+    consumer reaches end[p] (partition EOF at that offset). Returns
+    {partition: [(offset, key, value), ...]}."""
+    c = Consumer(client_conf(**{
+        "group.id": "compat-rdk-txn-read-" + RUN_ID,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "error",
+        "enable.partition.eof": True,
+        "fetch.wait.max.ms": 200,
+        "isolation.level": isolation,
+    }))
+    try:
+        c.assign([TopicPartition(topic, q, OFFSET_BEGINNING) for q in range(partitions)])
+        out = {q: [] for q in range(partitions)}
+        at_end = set()
+        deadline = time.monotonic() + timeout
+        while len(at_end) < partitions:
+            if time.monotonic() > deadline:
+                raise CaseFailed("%s read did not reach the end offsets %s in %ds (partitions at the end: %s, read %s)" % (
+                    isolation, end, timeout, sorted(at_end), {q: len(v) for q, v in out.items()}))
+            for m in c.consume(num_messages=1000, timeout=0.5):
+                err = m.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        if m.offset() >= end[m.partition()]:
+                            at_end.add(m.partition())
+                        continue
+                    raise CaseFailed("%s consume error: %s" % (isolation, err))
+                out[m.partition()].append((m.offset(), m.key(), m.value()))
+        return out
+    finally:
+        c.close()
+
+
+def expect_read(got, records, what):
+    """got: read_all's result; records: [(partition, offset, key, value)] that
+    must be exactly what was read, per partition in offset order."""
+    want = {}
+    for q, off, key, value in sorted(records):
+        want.setdefault(q, []).append((off, key, value))
+    for q in sorted(set(got) | set(want)):
+        g, w = got.get(q, []), want.get(q, [])
+        if g == w:
+            continue
+        extra = [r for r in g if r not in w]
+        missing = [r for r in w if r not in g]
+        raise CaseFailed("%s, partition %d: read %d records, want %d (%d unexpected, first %s; %d missing, first %s)" % (
+            what, q, len(g), len(w), len(extra), extra[:1], len(missing), missing[:1]))
+
+
+TXN_PARTITIONS = 3
+TXN_COUNT = 10
+TXN_RECORDS = 30
+
+
+@case(txn=True)
+def txn_commit_abort_interleaved(name):
+    """One transactional producer runs 10 transactions of 30 records over a
+    3-partition topic (record i to partition i % 3), every record flushed and
+    acknowledged before the transaction ends; the even ones are committed, the
+    odd ones aborted. End offsets: the records plus one marker per
+    transaction and partition; read_committed reads exactly the committed
+    records (at their acknowledged offsets, in order), read_uncommitted all."""
+    t = topic_name(name)
+    a = create_topic(t, partitions=TXN_PARTITIONS)
+    p = Producer(txn_conf("compat-rdk-txn-ca-" + RUN_ID))
+    p.init_transactions(30)
+    committed, everything = [], []
+    for k in range(TXN_COUNT):
+        p.begin_transaction()
+        recs = produce_txn(p, t, "t%02d" % k, TXN_RECORDS, TXN_PARTITIONS)
+        everything += recs
+        if k % 2 == 0:
+            p.commit_transaction(30)
+            committed += recs
+        else:
+            p.abort_transaction(30)
+    log("%d transactions over %d partitions: %d records, %d committed" % (
+        TXN_COUNT, TXN_PARTITIONS, len(everything), len(committed)))
+    per_partition = TXN_COUNT * TXN_RECORDS // TXN_PARTITIONS + TXN_COUNT
+    end = wait_stable(a, t, TXN_PARTITIONS, {q: per_partition for q in range(TXN_PARTITIONS)})
+    expect_read(read_all(t, TXN_PARTITIONS, end, "read_committed"), committed, "read_committed")
+    expect_read(read_all(t, TXN_PARTITIONS, end, "read_uncommitted"), everything, "read_uncommitted")
+
+
+KILL_PARTITIONS = 2
+KILL_TXN_TIMEOUT_MS = 5000
+
+
+@case(txn=True)
+def txn_broker_kill_open_txn(name):
+    """A transactional producer P1 (transaction.timeout.ms 5000) commits a
+    transaction A, begins B and writes records that are flushed and
+    acknowledged, and leaves B open; the broker is killed with SIGKILL and
+    started again on the same data dir. Afterwards A is still there and
+    visible; B, an open transaction of a broker that crashed, must be aborted
+    by the transaction timeout (within 45 s of the restart): until then
+    read_committed sees only A, then the last stable offset reaches the end
+    of the log and read_committed reads exactly A. P1's commit of B must then
+    fail (its transaction was aborted and its epoch fenced). A new producer P2
+    with the same transactional.id initializes and commits C: read_committed
+    reads exactly A and C, read_uncommitted A, B and C (B was acknowledged
+    before the crash, so it survives it)."""
+    global BOOT
+    restart_cmd = os.environ.get("COMPAT_KILL_RESTART_CMD")
+    check(restart_cmd, "no broker to kill and restart (run.sh sets COMPAT_KILL_RESTART_CMD)")
+    t = topic_name(name)
+    # every client of this case talks to the broker that is restarted
+    saved_boot, BOOT = BOOT, os.environ.get("COMPAT_RESTART_BOOTSTRAP") or BOOT
+    try:
+        a = create_topic(t, partitions=KILL_PARTITIONS)
+        txn_id = "compat-rdk-txn-kill-" + RUN_ID
+        # librdkafka wants message.timeout.ms <= transaction.timeout.ms and
+        # socket.timeout.ms <= transaction.timeout.ms + 100
+        tconf = txn_conf(txn_id, **{"transaction.timeout.ms": KILL_TXN_TIMEOUT_MS,
+                                    "message.timeout.ms": KILL_TXN_TIMEOUT_MS,
+                                    "socket.timeout.ms": KILL_TXN_TIMEOUT_MS})
+        p1 = Producer(tconf)
+        p1.init_transactions(30)
+        p1.begin_transaction()
+        rec_a = produce_txn(p1, t, "A", 20, KILL_PARTITIONS)
+        p1.commit_transaction(30)
+        p1.begin_transaction()
+        rec_b = produce_txn(p1, t, "B", 20, KILL_PARTITIONS)
+        lso = list_offsets_map(a, t, KILL_PARTITIONS, IsolationLevel.READ_COMMITTED)
+        first_b = {}
+        for q, off, _, _ in rec_b:
+            first_b[q] = min(off, first_b.get(q, off))
+        check(lso == first_b, "with B open, last stable offsets %s, want B's first offsets %s" % (lso, first_b))
+        del a  # its connections die with the broker
+        log("B open with %d acknowledged records; killing the broker: %s" % (len(rec_b), restart_cmd))
+        t0 = time.monotonic()
+        r = subprocess.run(["bash", "-c", restart_cmd + " 1>&2"], timeout=200)
+        check(r.returncode == 0, "broker kill and restart exited with %d" % r.returncode)
+        log("broker killed and restarted in %.1fs" % (time.monotonic() - t0))
+        a = admin()
+        # B must be aborted by its timeout: the last stable offsets reach the
+        # end offsets, which hold A, B and one marker per transaction and partition.
+        per_partition = {q: 20 // KILL_PARTITIONS * 2 + 2 for q in range(KILL_PARTITIONS)}
+        end = wait_stable(a, t, KILL_PARTITIONS, per_partition, timeout=45)
+        log("B aborted %.1fs after the restart began" % (time.monotonic() - t0))
+        expect_read(read_all(t, KILL_PARTITIONS, end, "read_committed"), rec_a, "read_committed after the abort of B")
+        # P1 (the same instance, which lived through the crash) must not be
+        # able to commit B any more.
+        try:
+            p1.commit_transaction(20)
+            raise CaseFailed("P1's commit of B succeeded after B was aborted")
+        except KafkaException as e:
+            log("P1 commit of B after the abort: %s" % e)
+        del p1
+        p2 = Producer(tconf)
+        p2.init_transactions(30)
+        p2.begin_transaction()
+        rec_c = produce_txn(p2, t, "C", 20, KILL_PARTITIONS)
+        p2.commit_transaction(30)
+        want_end = {q: n + 20 // KILL_PARTITIONS + 1 for q, n in per_partition.items()}
+        end = wait_stable(a, t, KILL_PARTITIONS, want_end)
+        expect_read(read_all(t, KILL_PARTITIONS, end, "read_committed"), rec_a + rec_c, "read_committed")
+        expect_read(read_all(t, KILL_PARTITIONS, end, "read_uncommitted"), rec_a + rec_b + rec_c, "read_uncommitted")
+    finally:
+        BOOT = saved_boot
+
 # --------------------------------------------------------------------------
 
 
 def main():
     global BOOT
-    if sys.argv[1:] in (["--list"], ["--list-group"], ["--list-nongroup"]):
-        for n, _, g, _ in CASES:
-            if sys.argv[1] == "--list" or g == (sys.argv[1] == "--list-group"):
+    if sys.argv[1:] in (["--list"], ["--list-group"], ["--list-nongroup"], ["--list-txn"]):
+        for n, _, phase, _ in CASES:
+            if sys.argv[1] in ("--list", "--list-" + phase):
                 print(n)
         return 0
     if sys.argv[1:] == ["--list-xfail-on-fjord"]:
