@@ -464,7 +464,13 @@ impl TxnMetadata {
         now_ms: i64,
         new_producer_id: impl FnOnce() -> Result<i64, ResponseError>,
     ) -> Result<EndStep, TxnError> {
-        let v2 = supports_epoch_bump(self.current.client_version);
+        // The request's own transaction version picks the rules, as Kafka's
+        // endTransaction dispatches (endTransactionWithTV1 below EndTxn v5):
+        // a version 1 EndTxn must name the current epoch exactly, even for a
+        // transaction that a version 2 EndTxn ended (and bumped) before. A
+        // producer that resumes a transaction by its id and epoch without
+        // InitProducerId (Flink's KafkaSink committer) ends it with v4.
+        let v2 = supports_epoch_bump(client_version);
         // A retry of an EndTxn whose epoch bump (TV2) was written.
         let retry_after_bump = v2 && self.current.producer_epoch as i32 == producer_epoch as i32 + 1;
         // A retry after the bump that replaced an exhausted producer id.

@@ -389,6 +389,50 @@ fn transaction_version_2_bumps_the_epoch_at_every_end() {
     );
 }
 
+/// A producer that resumes a transaction by its id and epoch, without
+/// InitProducerId (Flink's KafkaSink committer on recovery), ends it with
+/// EndTxn v4 even where transaction version 2 is finalized. Kafka judges a
+/// request by its own version (endTransactionWithTV1 below v5): the epoch
+/// must be the current one, also after a version 2 end bumped it.
+#[test]
+fn a_version_1_end_txn_names_the_current_epoch_after_a_version_2_end() {
+    let mut m = ready();
+    begin(&mut m, &[("a", 0)], 100);
+    end(&mut m, true, 2, 200);
+    assert_eq!(
+        (m.current.state, m.current.producer_epoch),
+        (TxnState::CompleteCommit, 1)
+    );
+    // The epoch before the bump is fenced for a version 1 request...
+    assert_eq!(
+        m.end_txn(PID, 0, true, 0, 300, no_new_pid),
+        Err(TxnError::Api(ResponseError::ProducerFenced))
+    );
+    // ...which may repeat the completed commit at the current epoch...
+    assert_eq!(
+        m.end_txn(PID, 1, true, 0, 300, no_new_pid).unwrap(),
+        EndStep::Done {
+            producer_id: PID,
+            producer_epoch: 1
+        }
+    );
+    // ...while for a version 2 request the epoch before the bump is a retry.
+    assert_eq!(
+        m.end_txn(PID, 0, true, 2, 300, no_new_pid).unwrap(),
+        EndStep::Done {
+            producer_id: PID,
+            producer_epoch: 1
+        }
+    );
+    // An ongoing transaction that a version 2 producer began is ended by
+    // a version 1 EndTxn at its epoch, without a bump.
+    begin(&mut m, &[("a", 0)], 400);
+    let EndStep::Write(p) = m.end_txn(PID, 1, true, 0, 500, no_new_pid).unwrap() else {
+        panic!()
+    };
+    assert_eq!((p.producer_epoch, p.client_version), (1, 0));
+}
+
 #[test]
 fn transaction_version_2_replaces_an_exhausted_producer_id_at_the_end() {
     let mut m = ready();
