@@ -13,6 +13,9 @@
 //! written) -> Ongoing again or Empty (InitProducerId); Dead when the
 //! transactional id expires; PrepareEpochFence only in flight, while a
 //! newer producer (or the timeout) fences the epoch of an ongoing one.
+//! Under transaction version 2 an EndTxn abort also goes from Empty,
+//! CompleteCommit or CompleteAbort to PrepareAbort (a transaction without
+//! partitions: the epoch bump, no markers).
 
 use std::collections::BTreeSet;
 
@@ -77,7 +80,12 @@ impl TxnState {
             Empty => matches!(from, Empty | CompleteCommit | CompleteAbort),
             Ongoing => matches!(from, Ongoing | Empty | CompleteCommit | CompleteAbort),
             PrepareCommit => from == Ongoing,
-            PrepareAbort => matches!(from, Ongoing | PrepareEpochFence),
+            // From Empty and the completed states: a version 2 abort of a
+            // transaction without partitions.
+            PrepareAbort => matches!(
+                from,
+                Ongoing | PrepareEpochFence | Empty | CompleteCommit | CompleteAbort
+            ),
             CompleteCommit => from == PrepareCommit,
             CompleteAbort => from == PrepareAbort,
             Dead => matches!(from, Empty | CompleteCommit | CompleteAbort),
@@ -481,7 +489,11 @@ impl TxnMetadata {
         let valid_epoch = if v2 {
             match self.current.state {
                 TxnState::PrepareCommit | TxnState::PrepareAbort => retry_after_bump,
-                TxnState::CompleteCommit | TxnState::CompleteAbort => retry_after_bump || retry_after_overflow,
+                // The current epoch too: a new transaction's end (an abort
+                // of one that never reached a partition) or a wrong outcome.
+                TxnState::CompleteCommit | TxnState::CompleteAbort => {
+                    retry_after_bump || retry_after_overflow || producer_epoch == self.current.producer_epoch
+                }
                 _ => producer_epoch == self.current.producer_epoch,
             }
         } else {
@@ -496,27 +508,40 @@ impl TxnMetadata {
         if self.pending.is_some() {
             return Err(ResponseError::ConcurrentTransactions.into());
         }
+        let retry = retry_after_bump || retry_after_overflow;
         let done = EndStep::Done {
             producer_id: self.current.producer_id,
             producer_epoch: self.current.producer_epoch,
         };
+        // Under version 2 an end bumps the epoch; the last one left takes a
+        // new producer id, which the completion switches to.
+        let next_producer_id = if v2 && epoch_exhausted(self.current.producer_epoch) {
+            Some(new_producer_id)
+        } else {
+            None
+        };
+        let next = move || next_producer_id.map_or(Ok(NO_PRODUCER_ID), |f| f());
         match (self.current.state, commit) {
             (TxnState::Ongoing, _) => {
-                let next_producer_id =
-                    if supports_epoch_bump(client_version) && epoch_exhausted(self.current.producer_epoch) {
-                        new_producer_id()?
-                    } else {
-                        NO_PRODUCER_ID
-                    };
                 let target = if commit {
                     TxnState::PrepareCommit
                 } else {
                     TxnState::PrepareAbort
                 };
-                self.prepare_end(target, client_version, next_producer_id, now_ms)
+                self.prepare_end(target, client_version, next()?, now_ms)
                     .map(EndStep::Write)
             }
-            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => Ok(done),
+            // The repeat of a completed end: under version 1 at the same
+            // epoch, under version 2 at the epoch before its bump.
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) if !v2 || retry => Ok(done),
+            // Version 2: an abort at the current epoch of a transaction with
+            // no partitions (a producer aborting what never reached the
+            // broker) bumps the epoch through PrepareAbort and CompleteAbort
+            // without markers, as Kafka's endTransaction does
+            // (noPartitionAdded: the abort's time is the start time).
+            (TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort, false) if v2 && !retry => self
+                .prepare_end(TxnState::PrepareAbort, client_version, next()?, now_ms)
+                .map(|t| EndStep::Write(TxnTransition { start_ms: now_ms, ..t })),
             (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => {
                 Err(ResponseError::ConcurrentTransactions.into())
             }
@@ -652,13 +677,17 @@ impl TxnMetadata {
                 self.current.partitions.extend(t.partitions.iter().cloned());
             }
             TxnState::PrepareCommit | TxnState::PrepareAbort => {
+                // A version 2 abort of a transaction without partitions
+                // (from Empty or a completed state) starts when it is made.
+                let without_partitions = self.current.state != TxnState::Ongoing;
                 if !self.same_producer(t)
                     || self.current.partitions != t.partitions
                     || self.current.timeout_ms != t.timeout_ms
-                    || self.current.start_ms != t.start_ms
+                    || (self.current.start_ms != t.start_ms && !without_partitions)
                 {
                     return fail("not the end of this transaction");
                 }
+                self.current.start_ms = t.start_ms;
                 if v2 {
                     self.current.producer_epoch = t.producer_epoch;
                     self.current.last_producer_epoch = t.last_producer_epoch;

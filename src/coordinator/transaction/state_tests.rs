@@ -433,6 +433,90 @@ fn a_version_1_end_txn_names_the_current_epoch_after_a_version_2_end() {
     assert_eq!((p.producer_epoch, p.client_version), (1, 0));
 }
 
+/// Kafka's table for EndTxn under transaction version 2 (endTransaction):
+/// a producer that aborts a transaction none of whose records reached a
+/// partition (Flink's KafkaSink writer closing after a task failure) sends
+/// EndTxn v5 abort at its current epoch to a transaction that is Empty or
+/// completed. Kafka bumps the epoch through PrepareAbort and CompleteAbort
+/// without partitions; a commit there is INVALID_TXN_STATE.
+#[test]
+fn transaction_version_2_aborts_a_transaction_without_partitions() {
+    // Empty, just initialized.
+    let mut m = ready();
+    assert_eq!(
+        m.end_txn(PID, 0, true, 2, 100, no_new_pid),
+        Err(TxnError::Api(ResponseError::InvalidTxnState))
+    );
+    let EndStep::Write(p) = m.end_txn(PID, 0, false, 2, 100, no_new_pid).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (p.state, p.producer_epoch, p.last_producer_epoch, p.start_ms),
+        (TxnState::PrepareAbort, 1, 0, 100)
+    );
+    assert!(p.partitions.is_empty());
+    write(&mut m, p);
+    let c = m.prepare_complete(101).unwrap();
+    assert_eq!(
+        (c.state, c.producer_epoch, c.start_ms),
+        (TxnState::CompleteAbort, 1, 100)
+    );
+    write(&mut m, c);
+    // Under version 1 an Empty transaction has nothing to abort.
+    let mut v1 = ready();
+    assert_eq!(
+        v1.end_txn(PID, 0, false, 0, 100, no_new_pid),
+        Err(TxnError::Api(ResponseError::InvalidTxnState))
+    );
+
+    // CompleteAbort at epoch 1: its repeat (epoch 0) is answered, an abort
+    // at the current epoch is a new one, a commit is refused.
+    assert_eq!(
+        m.end_txn(PID, 0, false, 2, 200, no_new_pid).unwrap(),
+        EndStep::Done {
+            producer_id: PID,
+            producer_epoch: 1
+        }
+    );
+    assert_eq!(
+        m.end_txn(PID, 1, true, 2, 200, no_new_pid),
+        Err(TxnError::Api(ResponseError::InvalidTxnState))
+    );
+    end(&mut m, false, 2, 200);
+    assert_eq!(
+        (m.current.state, m.current.producer_epoch),
+        (TxnState::CompleteAbort, 2)
+    );
+
+    // CompleteCommit at epoch 3: a commit at the current epoch is refused,
+    // the abort's repeat (the epoch before the bump) is the wrong outcome,
+    // an abort at the current epoch bumps.
+    begin(&mut m, &[("a", 0)], 300);
+    end(&mut m, true, 2, 400);
+    assert_eq!(
+        (m.current.state, m.current.producer_epoch),
+        (TxnState::CompleteCommit, 3)
+    );
+    assert_eq!(
+        m.end_txn(PID, 3, true, 2, 500, no_new_pid),
+        Err(TxnError::Api(ResponseError::InvalidTxnState))
+    );
+    assert_eq!(
+        m.end_txn(PID, 2, false, 2, 500, no_new_pid),
+        Err(TxnError::Api(ResponseError::InvalidTxnState))
+    );
+    end(&mut m, false, 2, 500);
+    assert_eq!(
+        (m.current.state, m.current.producer_epoch, m.current.start_ms),
+        (TxnState::CompleteAbort, 4, 500)
+    );
+    // An older epoch is fenced.
+    assert_eq!(
+        m.end_txn(PID, 2, false, 2, 600, no_new_pid),
+        Err(TxnError::Api(ResponseError::ProducerFenced))
+    );
+}
+
 #[test]
 fn transaction_version_2_replaces_an_exhausted_producer_id_at_the_end() {
     let mut m = ready();
