@@ -25,7 +25,8 @@ ALL_CASES=(
   topics_create topics_list topics_describe topics_alter_partitions topics_delete
   configs_topic_alter configs_broker_describe configs_broker_dynamic topics_alter_bad_assignment
   get_offsets broker_api_versions delete_records log_dirs
-  transactions_describe_producers transactions_list_describe transactional_copier_kill_restart
+  transactions_describe_producers transactions_list_describe transactions_abort_hanging
+  transactional_copier_kill_restart
   console_produce_consume
   producer_perf_test consumer_perf_test
   verifiable_producer verifiable_producer_console_check verifiable_consumer
@@ -514,6 +515,80 @@ case_transactions_list_describe() {
   fi
   grep -qF "DescribeTransactions request for transactionalId \`$id-never-used\` failed because the ID could not be found" "$work/err" "$work/out" ||
     fail "describe of an unknown id: $(first_error)"
+}
+
+# kafka-transactions abort of a hanging transaction (DescribeProducers, then
+# WriteTxnMarkers to the partition's leader with the coordinator epoch the
+# partition holds): a transactional kafka-producer-perf-test (transactions of
+# 60 s, transaction.timeout.ms=20000) is killed with SIGKILL once
+# describe-producers shows its transaction open; five records produced after
+# it (idempotent console producer) stay invisible to read_committed readers,
+# as the open transaction holds the last stable offset. `abort
+# --start-offset` with the transaction's first offset ends it:
+# describe-producers shows no open transaction and read_committed readers get
+# the five records, nothing of the aborted transaction. The coordinator, which
+# knows nothing of that abort, aborts the transaction on its timeout
+# (CompleteAbort), and the readers get the same five records.
+case_transactions_abort_hanging() {
+  local t id pid start msg
+  t="$(topic_name abort_hanging)"
+  id="compat-cli-hanging-$run_id"
+  create_topic "$t" 1
+  local describe=("$TRANSACTIONS" --bootstrap-server "$boot" describe-producers --topic "$t" --partition 0)
+  # open_txn_starts: the CurrentTransactionStartOffset of each producer with an open transaction.
+  open_txn_starts() { awk -F'\t' 'NR > 1 {gsub(/ /, "", $6); if ($6 != "None") print $6}' "$work/out"; }
+  echo "[cli]   \$ ProducerPerformance --transactional-id $id (transactions of 60 s), SIGKILL once one is open" >&2
+  "$JAVA_BIN" "${JVM_OPTS[@]}" -cp "$KAFKA_LIBS_CP" "$PRODUCER_PERF" --topic "$t" --num-records 100000 \
+    --record-size 100 --throughput 50 --transactional-id "$id" --transaction-duration-ms 60000 \
+    --producer-props "bootstrap.servers=$boot" transaction.timeout.ms=20000 linger.ms=5 \
+    </dev/null >"$work/perf.out" 2>"$work/perf.err" &
+  pid=$!
+  local deadline=$((SECONDS + 40))
+  while :; do
+    if ! tool "${describe[@]}"; then
+      kill -9 "$pid"
+      fail "kafka-transactions describe-producers: $(first_error)"
+    fi
+    start="$(open_txn_starts)"
+    [ -n "$start" ] && break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      fail "the perf test exited before a transaction was open: $(grep -m1 -iE 'error|exception' "$work/perf.err" | head -c 200)"
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      kill -9 "$pid"
+      fail "no open transaction in describe-producers after 40 s"
+    fi
+    sleep 1
+  done
+  kill -9 "$pid"
+  wait "$pid" 2>/dev/null
+  log "  perf test killed inside a transaction starting at offset $start"
+  seq 0 4 | sed 's/.*/h:x\tkey-&\tafter-&/' >"$work/after.txt"
+  seq 0 4 | sed 's/.*/after-&/' >"$work/want.txt"
+  console_produce "$t" "$work/after.txt" --producer-property enable.idempotence=true
+  local read_committed=("$CONSOLE_CONSUMER" --bootstrap-server "$boot" --topic "$t" --partition 0
+    --offset earliest --isolation-level read_committed --timeout-ms 3000)
+  must "kafka-console-consumer --isolation-level read_committed" "${read_committed[@]}"
+  [ -z "$OUT" ] || fail "read_committed readers got $(wc -l <<<"$OUT") records while the transaction was open"
+  must "kafka-transactions abort" "$TRANSACTIONS" --bootstrap-server "$boot" abort --topic "$t" --partition 0 \
+    --start-offset "$start"
+  must "kafka-transactions describe-producers" "${describe[@]}"
+  [ -z "$(open_txn_starts)" ] || fail "describe-producers after the abort: $(tr -s ' \t' ' ' <"$work/out" | tail -n +2)"
+  must "kafka-console-consumer --isolation-level read_committed" "${read_committed[@]}"
+  cmp -s "$work/want.txt" "$work/out" ||
+    fail "read_committed after the abort: '$(paste -sd' ' "$work/out" | head -c 200)', want after-0..after-4"
+  deadline=$((SECONDS + 60))
+  local state=""
+  while [ "$state" != CompleteAbort ]; do
+    [ $SECONDS -lt $deadline ] || fail "the coordinator's transaction is '$state' 60 s after the abort, want CompleteAbort (timed out)"
+    sleep 2
+    must "kafka-transactions describe" "$TRANSACTIONS" --bootstrap-server "$boot" describe --transactional-id "$id"
+    state="$(awk -F'\t' 'NR == 2 {gsub(/ /, "", $5); print $5}' "$work/out")"
+  done
+  log "  the coordinator aborted the transaction on its timeout"
+  must "kafka-console-consumer --isolation-level read_committed" "${read_committed[@]}"
+  cmp -s "$work/want.txt" "$work/out" ||
+    fail "read_committed after the coordinator's abort: '$(paste -sd' ' "$work/out" | head -c 200)', want after-0..after-4"
 }
 
 # Kafka's TransactionalMessageCopier (read_committed consumer with assign(),
