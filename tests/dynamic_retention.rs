@@ -89,7 +89,7 @@ async fn lowered_cluster_default_retention_deletes_old_segments_live() {
     // Two hours old: inside the static default (7 days).
     for topic in ["follows-default", "keeps-forever"] {
         let p = broker.replicas.get(topic, 0).unwrap();
-        p.append_as_leader(&batch(5, now - 2 * HOUR_MS), 1, now).unwrap();
+        p.append_as_leader(&batch(5, now - 2 * HOUR_MS), 1, now, None).unwrap();
     }
     broker.replicas.enforce_retention(now);
     let start = |topic: &str| broker.replicas.get(topic, 0).unwrap().offsets().log_start_offset;
@@ -115,7 +115,7 @@ async fn lowered_cluster_default_retention_deletes_old_segments_live() {
     // Deleting the dynamic default restores the static one for new data.
     set_cluster_default(&broker, "log.retention.ms", None).await;
     let p = broker.replicas.get("follows-default", 0).unwrap();
-    p.append_as_leader(&batch(1, now - 2 * HOUR_MS), 1, now).unwrap();
+    p.append_as_leader(&batch(1, now - 2 * HOUR_MS), 1, now, None).unwrap();
     broker.replicas.enforce_retention(now_ms());
     assert_eq!(start("follows-default"), 5, "back to 7 days: the new old batch stays");
     drop(broker);

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use fjord::coordinator::group::state::CommittedOffset;
-use fjord::coordinator::group::OFFSETS_TOPIC;
+use fjord::coordinator::group::{TxnProducer, OFFSETS_TOPIC};
 use fjord::Config;
 
 fn config(dir: &std::path::Path) -> Config {
@@ -164,6 +164,17 @@ async fn transactional_offsets_wait_for_their_marker_across_restarts() {
             .map(|(_, _, o)| o.map(|o| o.map(|o| o.offset)))
             .collect::<Vec<_>>()
     };
+    // The verification (KIP-890) TxnOffsetCommit does before it writes:
+    // its guard opens the producer's transaction in `__consumer_offsets`.
+    let producer = |pid: i64| {
+        let partition = broker.groups.partition_for("txn-group");
+        let log = broker.replicas.get(OFFSETS_TOPIC, partition).unwrap();
+        TxnProducer {
+            id: pid,
+            epoch: 0,
+            guard: log.verification_needed(pid, 0),
+        }
+    };
     // A plain commit first, then producer 7 commits partition 0 and
     // producer 8 partition 1, each in its own transaction.
     broker
@@ -173,7 +184,7 @@ async fn transactional_offsets_wait_for_their_marker_across_restarts() {
     for (pid, p, o) in [(7, 0, 10), (8, 1, 20)] {
         let w = broker
             .groups
-            .txn_commit("txn-group", pid, 0, "", None, -1, vec![(tp(p), offset(o))])
+            .txn_commit("txn-group", producer(pid), "", None, -1, vec![(tp(p), offset(o))])
             .unwrap()
             .unwrap();
         w.replicated(std::time::Duration::from_secs(5)).await.unwrap();

@@ -112,7 +112,7 @@ async fn five_hundred_back_dated_batches_share_one_segment() {
     let month_ago = now_ms() - 30 * DAY_MS;
     for i in 0..500 {
         partition
-            .append_as_leader(&batch(month_ago + i * 10, format!("v{i}")), 1, now_ms())
+            .append_as_leader(&batch(month_ago + i * 10, format!("v{i}")), 1, now_ms(), None)
             .unwrap();
     }
     assert_eq!(
@@ -131,7 +131,7 @@ async fn five_hundred_back_dated_batches_share_one_segment() {
     let partition = broker.replicas.get("backfill", 0).unwrap();
     for i in 500..600 {
         partition
-            .append_as_leader(&batch(month_ago + i * 10, format!("v{i}")), 1, now_ms())
+            .append_as_leader(&batch(month_ago + i * 10, format!("v{i}")), 1, now_ms(), None)
             .unwrap();
     }
     assert_eq!(segment_files(&broker, "backfill"), 1);
@@ -153,7 +153,7 @@ async fn record_time_advancing_past_segment_ms_rolls() {
     let month_ago = now_ms() - 30 * DAY_MS;
     for i in 0..28 {
         partition
-            .append_as_leader(&batch(month_ago + i * 10_000, format!("v{i}")), 1, now_ms())
+            .append_as_leader(&batch(month_ago + i * 10_000, format!("v{i}")), 1, now_ms(), None)
             .unwrap();
     }
     assert_eq!(segment_files(&broker, "advancing"), 4);
@@ -178,11 +178,11 @@ async fn current_timestamps_keep_one_segment_and_log_append_time_ignores_client_
     .await;
     for i in 0..200 {
         let p = broker.replicas.get("current", 0).unwrap();
-        p.append_as_leader(&batch(now_ms(), format!("v{i}")), 1, now_ms())
+        p.append_as_leader(&batch(now_ms(), format!("v{i}")), 1, now_ms(), None)
             .unwrap();
         // Client timestamps a day apart mean nothing on a LogAppendTime topic.
         let p = broker.replicas.get("appendtime", 0).unwrap();
-        p.append_as_leader(&batch(now_ms() - i * DAY_MS, format!("v{i}")), 1, now_ms())
+        p.append_as_leader(&batch(now_ms() - i * DAY_MS, format!("v{i}")), 1, now_ms(), None)
             .unwrap();
     }
     assert_eq!(segment_files(&broker, "current"), 1);

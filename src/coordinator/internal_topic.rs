@@ -17,6 +17,8 @@ use kafka_protocol::records::{
 use crate::clock::now_ms;
 use crate::log::batch::{BatchHeader, HEADER_SIZE};
 use crate::log::control;
+use crate::log::producer_state::{SequenceError, VerificationGuard};
+use crate::log::LogError;
 use crate::replication::partition::{Isolation, PartitionError};
 use crate::replication::{Partition, ReplicaManager};
 
@@ -55,17 +57,26 @@ pub fn append(
     append_for(replicas, topic, partition, None, kvs)
 }
 
-/// `append`, as part of the transaction of `producer` (id, epoch) when
-/// given: the batch is transactional (TxnOffsetCommit's offsets), and its
+/// The transaction a coordinator's write joins (TxnOffsetCommit's offsets):
+/// its producer, and the guard of the verification that lets it open the
+/// transaction in the partition (KIP-890) when it is not open there yet.
+#[derive(Debug, Clone, Copy)]
+pub struct TxnProducer {
+    pub id: i64,
+    pub epoch: i16,
+    pub guard: Option<VerificationGuard>,
+}
+
+/// `append`, as part of the transaction of `producer` when given: the batch is transactional (TxnOffsetCommit's offsets), and its
 /// records take effect when the transaction's marker follows.
 pub fn append_for(
     replicas: &ReplicaManager,
     topic: &str,
     partition: i32,
-    producer: Option<(i64, i16)>,
+    producer: Option<TxnProducer>,
     kvs: Vec<(Bytes, Option<Bytes>)>,
 ) -> Result<Written, ResponseError> {
-    let (producer_id, producer_epoch) = producer.unwrap_or((-1, -1));
+    let (producer_id, producer_epoch) = producer.map_or((-1, -1), |p| (p.id, p.epoch));
     let part = replicas
         .get(topic, partition)
         .ok_or(ResponseError::CoordinatorNotAvailable)?;
@@ -101,10 +112,14 @@ pub fn append_for(
         },
     )
     .map_err(|_| ResponseError::UnknownServerError)?;
-    let info = part.append_as_coordinator(&buf.freeze(), now).map_err(|e| {
+    let guard = producer.and_then(|p| p.guard);
+    let info = part.append_as_coordinator(&buf.freeze(), now, guard).map_err(|e| {
         tracing::warn!(topic, partition, error = %e, "write to an internal topic failed");
         match e {
             PartitionError::NotLeader => ResponseError::NotCoordinator,
+            // A marker overtook the verification: the transaction it
+            // verified is over.
+            PartitionError::Log(LogError::Sequence(SequenceError::Unverified { .. })) => ResponseError::InvalidTxnState,
             _ => ResponseError::CoordinatorNotAvailable,
         }
     })?;

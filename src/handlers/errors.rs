@@ -19,6 +19,7 @@ pub fn log_error(e: &LogError) -> ResponseError {
         LogError::Sequence(SequenceError::OutOfOrder { .. }) => ResponseError::OutOfOrderSequenceNumber,
         LogError::Sequence(SequenceError::InvalidEpoch { .. }) => ResponseError::InvalidProducerEpoch,
         LogError::Sequence(SequenceError::CoordinatorFenced { .. }) => ResponseError::TransactionCoordinatorFenced,
+        LogError::Sequence(SequenceError::Unverified { .. }) => ResponseError::InvalidTxnState,
         LogError::RecordTooLarge { .. } => ResponseError::MessageTooLarge,
         LogError::RecordErrors(e) if e.timestamp => ResponseError::InvalidTimestamp,
         LogError::RecordErrors(_) => ResponseError::InvalidRecord,

@@ -20,6 +20,7 @@ use super::{str_bytes, HandlerError, RequestContext};
 use crate::clock::now_ms;
 use crate::coordinator::transaction::state::TopicPartition;
 use crate::log::batch::BatchHeader;
+use crate::log::producer_state::VerificationGuard;
 use crate::log::LogError;
 use crate::metadata::ClusterImage;
 use crate::replication::partition::PartitionError;
@@ -35,18 +36,30 @@ const FIRST_CURRENT_LEADER_VERSION: i16 = 10;
 const FIRST_ABORTABLE_VERSION: i16 = 11;
 const FIRST_IMPLICIT_ADD_VERSION: i16 = 12;
 
+/// The outcome of KIP-890 verification for one request: the partitions
+/// that may not be written, with their error, and the guards the appends
+/// of the verified ones carry.
+#[derive(Default)]
+struct Verified {
+    refused: HashMap<TopicPartition, ResponseError>,
+    guards: HashMap<TopicPartition, VerificationGuard>,
+}
+
 /// KIP-890 verification: the partitions of this request whose
 /// transactional batch starts a transaction here, checked with (or, v12+,
-/// added by) the transaction coordinator; those that may not be written,
-/// with their error.
+/// added by) the transaction coordinator. Each partition hands out its
+/// guard before the coordinator is asked, so that a marker landing in the
+/// meantime makes the append fail rather than open a transaction the
+/// coordinator has already ended.
 async fn verify_transactional(
     ctx: &RequestContext,
     image: &ClusterImage,
     transactional_id: &str,
     topics: &[TopicProduceData],
-) -> HashMap<TopicPartition, ResponseError> {
+) -> Verified {
     let mut producer = None;
     let mut unverified = Vec::new();
+    let mut guards = HashMap::new();
     for topic in topics {
         let Some(t) = image.resolve(topic.name.0.as_str(), &topic.topic_id) else {
             continue;
@@ -61,17 +74,18 @@ async fn verify_transactional(
             let Ok(part) = ctx.broker.leader_partition(image, &t.name, pd.index) else {
                 continue;
             };
-            if !part.in_transaction(header.producer_id, header.producer_epoch) {
+            if let Some(guard) = part.verification_needed(header.producer_id, header.producer_epoch) {
                 producer.get_or_insert((header.producer_id, header.producer_epoch));
                 unverified.push((t.name.clone(), pd.index));
+                guards.insert((t.name.clone(), pd.index), guard);
             }
         }
     }
     let Some((producer_id, producer_epoch)) = producer else {
-        return HashMap::new();
+        return Verified::default();
     };
     let add = ctx.version() >= FIRST_IMPLICIT_ADD_VERSION;
-    let mut refused = txn_verify::add_or_verify(
+    let refused = txn_verify::add_or_verify(
         &ctx.broker,
         transactional_id,
         producer_id,
@@ -80,23 +94,27 @@ async fn verify_transactional(
         add,
     )
     .await;
-    if ctx.version() >= FIRST_ABORTABLE_VERSION {
-        for e in refused.values_mut() {
-            if *e == ResponseError::InvalidTxnState {
-                *e = ResponseError::TransactionAbortable;
-            }
-        }
+    let refused = refused.into_iter().map(|(tp, e)| (tp, abortable_for(ctx, e))).collect();
+    Verified { refused, guards }
+}
+
+/// A transaction this request could not write to is one the producer can
+/// abort and go on from, for clients that know TRANSACTION_ABORTABLE.
+fn abortable_for(ctx: &RequestContext, e: ResponseError) -> ResponseError {
+    if e == ResponseError::InvalidTxnState && ctx.version() >= FIRST_ABORTABLE_VERSION {
+        ResponseError::TransactionAbortable
+    } else {
+        e
     }
-    refused
 }
 
 pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<ProduceResponse>, HandlerError> {
     let broker = &ctx.broker;
     let image = broker.metadata.image();
     let acks = req.acks;
-    let refused = match &req.transactional_id {
+    let verified = match &req.transactional_id {
         Some(id) if matches!(acks, -1..=1) => verify_transactional(ctx, &image, id.0.as_str(), &req.topic_data).await,
-        _ => HashMap::new(),
+        _ => Verified::default(),
     };
     let now = now_ms();
     let mut resp = ProduceResponse::default();
@@ -115,7 +133,14 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<
             pr.index = pd.index;
             let lookup = resolved.map(|t| broker.leader_partition(&image, &t.name, pd.index));
             let part = lookup.as_ref().and_then(|l| l.as_ref().ok());
-            let verification = resolved.and_then(|t| refused.get(&(t.name.clone(), pd.index)));
+            // Only a transactional request has anything to look up.
+            let (verification, guard) = match resolved {
+                Some(t) if !(verified.refused.is_empty() && verified.guards.is_empty()) => {
+                    let tp = (t.name.clone(), pd.index);
+                    (verified.refused.get(&tp), verified.guards.get(&tp).copied())
+                }
+                _ => (None, None),
+            };
             let outcome = if !matches!(acks, -1..=1) {
                 Err((ResponseError::InvalidRequiredAcks, None))
             } else if let Some(e) = verification {
@@ -136,7 +161,7 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<
             } else if let Some(part) = part {
                 match &pd.records {
                     Some(records) => part
-                        .append_as_leader(records, acks, now)
+                        .append_as_leader(records, acks, now, guard)
                         .inspect(|info| {
                             if !info.duplicate {
                                 let count = (info.last_offset - info.base_offset + 1).max(0) as u64;
@@ -145,7 +170,7 @@ pub async fn handle(ctx: &RequestContext, req: ProduceRequest) -> Result<Option<
                         })
                         .map_err(|e| {
                             tracing::debug!(topic = %part.topic, partition = part.index, error = %e, "produce refused");
-                            (partition_error(&e), Some(e))
+                            (abortable_for(ctx, partition_error(&e)), Some(e))
                         }),
                     None => Err((ResponseError::InvalidRecord, None)),
                 }

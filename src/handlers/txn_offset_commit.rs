@@ -12,20 +12,29 @@ use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
 use super::offset_commit::{check_offsets, OffsetToCommit, COMMIT_TIMEOUT};
 use super::{HandlerError, RequestContext};
-use crate::coordinator::group::OFFSETS_TOPIC;
+use crate::coordinator::group::{TxnProducer, OFFSETS_TOPIC};
 use crate::txn_verify;
 
+/// From v4 the client takes TRANSACTION_ABORTABLE (KIP-890).
+const FIRST_ABORTABLE_VERSION: i16 = 4;
 /// From v5 (transaction version 2) the group's `__consumer_offsets`
 /// partition joins the transaction here, without AddOffsetsToTxn.
 const FIRST_IMPLICIT_ADD_VERSION: i16 = 5;
 
 /// KIP-890: the group's `__consumer_offsets` partition must be in the
-/// producer's transaction (added here from v5, verified before).
-async fn verify(ctx: &RequestContext, req: &TxnOffsetCommitRequest) -> Option<ResponseError> {
+/// producer's transaction (added here from v5, verified before). The
+/// partition hands out its verification guard before the coordinator is
+/// asked; the write carries it (`TxnProducer`).
+async fn verify(ctx: &RequestContext, req: &TxnOffsetCommitRequest) -> Result<TxnProducer, ResponseError> {
     let partition = (
         OFFSETS_TOPIC.to_string(),
         ctx.broker.groups.partition_for(req.group_id.0.as_str()),
     );
+    let guard = ctx
+        .broker
+        .replicas
+        .get(OFFSETS_TOPIC, partition.1)
+        .and_then(|p| p.verification_needed(req.producer_id.0, req.producer_epoch));
     let refused = txn_verify::add_or_verify(
         &ctx.broker,
         req.transactional_id.0.as_str(),
@@ -37,10 +46,15 @@ async fn verify(ctx: &RequestContext, req: &TxnOffsetCommitRequest) -> Option<Re
     .await;
     // As Kafka's group coordinator answers a write that could not be
     // verified yet: the client retries.
-    refused.get(&partition).map(|e| match e {
-        ResponseError::NotEnoughReplicas => ResponseError::CoordinatorNotAvailable,
-        e => *e,
-    })
+    match refused.get(&partition) {
+        Some(ResponseError::NotEnoughReplicas) => Err(ResponseError::CoordinatorNotAvailable),
+        Some(e) => Err(*e),
+        None => Ok(TxnProducer {
+            id: req.producer_id.0,
+            epoch: req.producer_epoch,
+            guard,
+        }),
+    }
 }
 
 pub async fn handle(
@@ -70,21 +84,25 @@ pub async fn handle(
         Some(ResponseError::InvalidGroupId)
     } else if req.transactional_id.0.is_empty() {
         Some(ResponseError::InvalidRequest)
-    } else if let Some(e) = verify(ctx, &req).await {
-        Some(e)
     } else {
-        let committed = broker.groups.txn_commit(
-            group_id,
-            req.producer_id.0,
-            req.producer_epoch,
-            req.member_id.as_str(),
-            req.group_instance_id.as_ref().map(|s| s.as_str()),
-            req.generation_id,
-            valid,
-        );
+        let committed = match verify(ctx, &req).await {
+            Ok(producer) => broker.groups.txn_commit(
+                group_id,
+                producer,
+                req.member_id.as_str(),
+                req.group_instance_id.as_ref().map(|s| s.as_str()),
+                req.generation_id,
+                valid,
+            ),
+            Err(e) => Err(e),
+        };
         match committed {
             Ok(Some(written)) => written.replicated(COMMIT_TIMEOUT).await.err(),
             Ok(None) => None,
+            // v4+ clients abort a transaction they could not write to and go on.
+            Err(ResponseError::InvalidTxnState) if ctx.version() >= FIRST_ABORTABLE_VERSION => {
+                Some(ResponseError::TransactionAbortable)
+            }
             Err(e) => Some(e),
         }
     };

@@ -14,7 +14,9 @@ use super::batch::{self, BatchError, BatchHeader, ATTR_TIMESTAMP_TYPE_LOG_APPEND
 use super::config::LogConfig;
 use super::control::{self, EndTxnMarker};
 use super::epoch_cache::LeaderEpochCache;
-use super::producer_state::{ActiveProducer, BatchMetadata, Check, CompletedTxn, ProducerStateManager};
+use super::producer_state::{
+    ActiveProducer, BatchMetadata, Check, CompletedTxn, ProducerStateManager, VerificationGuard,
+};
 use super::roll::{self, ActiveSegment, RollParams};
 use super::segment::Segment;
 use super::txn_index::AbortedTxn;
@@ -1130,6 +1132,19 @@ impl PartitionLog {
     /// See [`ProducerStateManager::in_transaction`].
     pub fn in_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
         self.producers.in_transaction(producer_id, producer_epoch)
+    }
+
+    /// See [`ProducerStateManager::start_verification`].
+    pub fn start_verification(&mut self, producer_id: i64, producer_epoch: i16) -> VerificationGuard {
+        self.producers.start_verification(producer_id, producer_epoch)
+    }
+
+    /// Whether a client's batch may open a transaction here
+    /// ([`ProducerStateManager::check_verified`]); checked under the same
+    /// lock as the append that follows.
+    pub fn check_verified(&self, records: &Bytes, guard: Option<VerificationGuard>) -> Result<(), LogError> {
+        let header = batch::single_batch(records)?;
+        Ok(self.producers.check_verified(&header, guard)?)
     }
 
     /// The producers this log remembers (DescribeProducers), by id.

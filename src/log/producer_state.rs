@@ -79,6 +79,24 @@ pub enum SequenceError {
     OutOfOrder { producer_id: i64, expected: i32, got: i32 },
     #[error("marker for producer {producer_id} has coordinator epoch {epoch}, older than {current}")]
     CoordinatorFenced { producer_id: i64, epoch: i32, current: i32 },
+    #[error("transactional batch of producer {producer_id} epoch {epoch} starts a transaction here without a current verification")]
+    Unverified { producer_id: i64, epoch: i16 },
+}
+
+/// Proof that a producer's transaction was verified with (or added by) its
+/// transaction coordinator for this partition (KIP-890, Kafka's
+/// `VerificationGuard`): handed out before the coordinator is asked, and
+/// still current at the append only if no marker for that producer landed
+/// here in between. A batch that starts a transaction must carry the
+/// current guard, or the transaction could start after the coordinator
+/// ended it and hang.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerificationGuard(u64);
+
+#[derive(Debug, Clone, Copy)]
+struct Verification {
+    guard: VerificationGuard,
+    epoch: i16,
 }
 
 /// What to do with an incoming batch.
@@ -94,6 +112,9 @@ pub struct ProducerStateManager {
     producers: HashMap<i64, ProducerEntry>,
     /// Open transactions: first offset -> producer id.
     ongoing: BTreeMap<i64, i64>,
+    /// Verifications under way, by producer id (in memory only, as Kafka's).
+    verifications: HashMap<i64, Verification>,
+    last_guard: u64,
 }
 
 fn next_seq(seq: i32) -> i32 {
@@ -174,6 +195,39 @@ impl ProducerStateManager {
         if h.is_transactional() && entry.current_txn_first_offset.is_none() {
             entry.current_txn_first_offset = Some(h.base_offset);
             self.ongoing.insert(h.base_offset, h.producer_id);
+            // The transaction is open: its verification is spent.
+            self.verifications.remove(&h.producer_id);
+        }
+    }
+
+    /// Starts (or joins) the verification of `producer_id`'s transaction
+    /// in this partition: the guard its first transactional batch must
+    /// carry. Requests of the same producer epoch in flight together share
+    /// one guard.
+    pub fn start_verification(&mut self, producer_id: i64, epoch: i16) -> VerificationGuard {
+        if let Some(v) = self.verifications.get(&producer_id).filter(|v| v.epoch == epoch) {
+            return v.guard;
+        }
+        self.last_guard += 1;
+        let guard = VerificationGuard(self.last_guard);
+        self.verifications.insert(producer_id, Verification { guard, epoch });
+        guard
+    }
+
+    /// Refuses a client's transactional batch that would open a transaction
+    /// here without the producer's current verification guard (Kafka's
+    /// `batchMissingRequiredVerification`): the guard is gone once a marker
+    /// for the producer was written after the verification began.
+    pub fn check_verified(&self, h: &BatchHeader, guard: Option<VerificationGuard>) -> Result<(), SequenceError> {
+        if !h.is_transactional() || h.is_control() || self.in_transaction(h.producer_id, h.producer_epoch) {
+            return Ok(());
+        }
+        match (self.verifications.get(&h.producer_id), guard) {
+            (Some(v), Some(g)) if v.guard == g && v.epoch == h.producer_epoch => Ok(()),
+            _ => Err(SequenceError::Unverified {
+                producer_id: h.producer_id,
+                epoch: h.producer_epoch,
+            }),
         }
     }
 
@@ -213,6 +267,9 @@ impl ProducerStateManager {
             entry.batches.clear();
         }
         entry.coordinator_epoch = marker.coordinator_epoch;
+        // A verification begun before this marker is of a transaction the
+        // coordinator has now ended.
+        self.verifications.remove(&h.producer_id);
         let first_offset = entry.current_txn_first_offset.take()?;
         self.ongoing.remove(&first_offset);
         Some(CompletedTxn {
@@ -272,6 +329,7 @@ impl ProducerStateManager {
     pub fn clear(&mut self) {
         self.producers.clear();
         self.ongoing.clear();
+        self.verifications.clear();
     }
 
     /// Every producer and its retained batches, by producer id (for snapshots).
@@ -411,6 +469,38 @@ mod tests {
         // The next transaction of producer 1 opens at its first batch.
         s.update(&txn(1, 0, 3, 1, 9));
         assert_eq!(s.first_unstable_offset(), Some(9));
+    }
+
+    #[test]
+    fn a_transaction_opens_only_with_a_verification_no_marker_overtook() {
+        let mut s = ProducerStateManager::default();
+        let unverified = |s: &ProducerStateManager, h: &BatchHeader, g| {
+            matches!(
+                s.check_verified(h, g),
+                Err(SequenceError::Unverified { producer_id: 1, .. })
+            )
+        };
+        // Not transactional, or no guard at all: only transactional batches need one.
+        assert_eq!(s.check_verified(&header(1, 0, 0, 1, 0), None), Ok(()));
+        assert!(unverified(&s, &txn(1, 0, 0, 1, 0), None));
+        // Two requests of one epoch share a guard; the first batch spends it.
+        let g = s.start_verification(1, 0);
+        assert_eq!(s.start_verification(1, 0), g);
+        assert_eq!(s.check_verified(&txn(1, 0, 0, 1, 0), Some(g)), Ok(()));
+        s.update(&txn(1, 0, 0, 1, 0));
+        // Inside the open transaction nothing more is needed.
+        assert_eq!(s.check_verified(&txn(1, 0, 1, 1, 1), None), Ok(()));
+        s.complete_txn(&marker_at(1, 0, 1), end(true, 0));
+        // A marker that lands while the next verification is under way (the
+        // coordinator timed the transaction out) voids its guard.
+        let g = s.start_verification(1, 0);
+        s.complete_txn(&marker_at(1, 1, 2), end(false, 0));
+        assert!(unverified(&s, &txn(1, 1, 0, 1, 3), Some(g)));
+        assert!(unverified(&s, &txn(1, 0, 2, 1, 3), Some(g)));
+        // A guard of another epoch is no proof for this one.
+        let g = s.start_verification(1, 1);
+        assert_ne!(s.start_verification(1, 2), g);
+        assert!(unverified(&s, &txn(1, 1, 0, 1, 3), Some(g)));
     }
 
     #[test]

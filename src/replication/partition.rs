@@ -19,7 +19,7 @@ use bytes::Bytes;
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
-use crate::log::producer_state::ActiveProducer;
+use crate::log::producer_state::{ActiveProducer, VerificationGuard};
 use crate::log::txn_index::AbortedTxn;
 use crate::log::{AppendInfo, LogCheckpoint, LogConfig, LogError, PartitionLog, ReadPlan};
 
@@ -328,15 +328,36 @@ impl Partition {
 
     /// Appends a client batch as the leader. `acks=all` is refused while
     /// the ISR is smaller than `min.insync.replicas` (Kafka checks before
-    /// appending); waiting for the followers is `wait_for_replication`.
-    pub fn append_as_leader(&self, records: &Bytes, acks: i16, now_ms: i64) -> Result<AppendInfo, PartitionError> {
-        self.append_leader(acks, |log, epoch| log.append(records, epoch, now_ms))
+    /// appending); waiting for the followers is `wait_for_replication`. A
+    /// transactional batch that opens a transaction here needs the guard
+    /// of its verification (`start_verification`), still current.
+    pub fn append_as_leader(
+        &self,
+        records: &Bytes,
+        acks: i16,
+        now_ms: i64,
+        guard: Option<VerificationGuard>,
+    ) -> Result<AppendInfo, PartitionError> {
+        self.append_leader(acks, |log, epoch| {
+            log.check_verified(records, guard)?;
+            log.append(records, epoch, now_ms)
+        })
     }
 
     /// Appends a coordinator's batch to its internal topic with acks=all
     /// (no sequence check: see `PartitionLog::append_as_coordinator`).
-    pub fn append_as_coordinator(&self, records: &Bytes, now_ms: i64) -> Result<AppendInfo, PartitionError> {
-        self.append_leader(-1, |log, epoch| log.append_as_coordinator(records, epoch, now_ms))
+    /// A transactional batch (TxnOffsetCommit's offsets) that opens a
+    /// transaction here needs its verification's guard, as a client's does.
+    pub fn append_as_coordinator(
+        &self,
+        records: &Bytes,
+        now_ms: i64,
+        guard: Option<VerificationGuard>,
+    ) -> Result<AppendInfo, PartitionError> {
+        self.append_leader(-1, |log, epoch| {
+            log.check_verified(records, guard)?;
+            log.append_as_coordinator(records, epoch, now_ms)
+        })
     }
 
     /// Appends a transaction coordinator's marker batch (WriteTxnMarkers,
@@ -693,9 +714,15 @@ impl Partition {
         matches!(&self.lock().role, Role::Leader(l) if l.followers.contains_key(&replica_id))
     }
 
-    /// Whether the producer has a transaction open in this partition.
-    pub fn in_transaction(&self, producer_id: i64, producer_epoch: i16) -> bool {
-        self.lock().log.in_transaction(producer_id, producer_epoch)
+    /// Whether the producer has a transaction open in this partition, and
+    /// if not, the guard of the verification its first batch needs
+    /// (KIP-890), one lock for both.
+    pub fn verification_needed(&self, producer_id: i64, producer_epoch: i16) -> Option<VerificationGuard> {
+        let mut s = self.lock();
+        if s.log.in_transaction(producer_id, producer_epoch) {
+            return None;
+        }
+        Some(s.log.start_verification(producer_id, producer_epoch))
     }
 
     /// The committed ISR and the replicas, as this replica knows them.
@@ -795,6 +822,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::producer_state::SequenceError;
     use crate::log::LoadParams;
     use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 
@@ -858,7 +886,7 @@ mod tests {
     fn the_high_watermark_is_the_smallest_log_end_of_the_isr() {
         let dir = tempfile::tempdir().unwrap();
         let leader = replica(1, dir.path(), &assignment(1, &[1, 2, 3], 0, 0), 2);
-        leader.append_as_leader(&batch(&["a", "b"]), -1, 0).unwrap();
+        leader.append_as_leader(&batch(&["a", "b"]), -1, 0, None).unwrap();
         assert_eq!(leader.offsets().high_watermark, 0, "no follower has fetched yet");
         leader.record_follower_fetch(2, 2, 10).unwrap();
         assert_eq!(
@@ -871,7 +899,7 @@ mod tests {
         leader.record_follower_fetch(3, 2, 10).unwrap();
         assert_eq!(leader.offsets().high_watermark, 2);
         // A consumer reads below it only.
-        leader.append_as_leader(&batch(&["c"]), 1, 0).unwrap();
+        leader.append_as_leader(&batch(&["c"]), 1, 0, None).unwrap();
         let snap = leader.fetch(2, 1 << 20, true, Isolation::HighWatermark, None).unwrap();
         assert!(snap.plan.is_none(), "offset 2 is not committed yet");
         let snap = leader.fetch(2, 1 << 20, true, Isolation::LogEnd, None).unwrap();
@@ -884,7 +912,7 @@ mod tests {
         use crate::log::control::{marker_batch, EndTxnMarker};
         let dir = tempfile::tempdir().unwrap();
         let leader = replica(1, dir.path(), &assignment(1, &[1], 0, 0), 1);
-        leader.append_as_leader(&batch(&["a", "b"]), 1, 0).unwrap();
+        leader.append_as_leader(&batch(&["a", "b"]), 1, 0, None).unwrap();
         let mut txn = batch(&["t1", "t2"]).to_vec();
         // Producer 7, epoch 0, sequence 0, transactional; CRC recomputed.
         txn[43..51].copy_from_slice(&7i64.to_be_bytes());
@@ -893,7 +921,18 @@ mod tests {
         txn[21..23].copy_from_slice(&crate::log::batch::ATTR_TRANSACTIONAL.to_be_bytes());
         let crc = crate::log::batch::compute_crc(&txn);
         txn[17..21].copy_from_slice(&crc.to_be_bytes());
-        leader.append_as_leader(&Bytes::from(txn), 1, 0).unwrap();
+        let txn = Bytes::from(txn);
+        // KIP-890: the transaction opens only with its verification's guard.
+        assert!(matches!(
+            leader.append_as_leader(&txn, 1, 0, None),
+            Err(PartitionError::Log(LogError::Sequence(SequenceError::Unverified {
+                producer_id: 7,
+                ..
+            })))
+        ));
+        let guard = leader.verification_needed(7, 0).expect("no transaction open yet");
+        leader.append_as_leader(&txn, 1, 0, Some(guard)).unwrap();
+        assert_eq!(leader.verification_needed(7, 0), None, "inside its transaction");
         assert_eq!(leader.offsets().high_watermark, 4);
         assert_eq!(
             leader.offsets().last_stable_offset,
@@ -934,6 +973,19 @@ mod tests {
         );
         let uncommitted = leader.fetch(0, 1 << 20, true, Isolation::HighWatermark, None).unwrap();
         assert!(uncommitted.aborted.is_empty(), "only read_committed gets the aborts");
+        // A marker written while the producer's next verification is under
+        // way (the coordinator ended that transaction) voids its guard.
+        let guard = leader.verification_needed(7, 0).unwrap();
+        leader
+            .append_marker_as_leader(&marker_batch(7, 0, abort, 0, 0), 0)
+            .unwrap();
+        assert!(matches!(
+            leader.append_as_leader(&txn, 1, 0, Some(guard)),
+            Err(PartitionError::Log(LogError::Sequence(
+                SequenceError::Unverified { .. }
+            )))
+        ));
+        assert_eq!(leader.offsets().last_stable_offset, 6, "no transaction opened");
     }
 
     #[test]
@@ -942,7 +994,7 @@ mod tests {
         // A new leader counts every follower caught up as of its start.
         let t = crate::clock::now_ms();
         let leader = replica(1, dir.path(), &assignment(1, &[1, 2], 0, 0), 1);
-        leader.append_as_leader(&batch(&["a"]), -1, 0).unwrap();
+        leader.append_as_leader(&batch(&["a"]), -1, 0, None).unwrap();
         assert_eq!(leader.offsets().high_watermark, 0);
         leader.record_follower_fetch(2, 1, t + 5).unwrap();
         assert_eq!(leader.offsets().high_watermark, 1);
@@ -964,7 +1016,7 @@ mod tests {
         leader.complete_isr_change(Some((vec![1, 2, 3], 0, 1)));
         assert_eq!(leader.isr_and_replicas().0, vec![1, 2, 3]);
         // Follower 2 stops fetching; after the lag time it is proposed out.
-        leader.append_as_leader(&batch(&["b"]), 1, 0).unwrap();
+        leader.append_as_leader(&batch(&["b"]), 1, 0, None).unwrap();
         leader.record_follower_fetch(3, 2, t + 20_000).unwrap();
         assert_eq!(leader.isr_shrink_proposal(t + 20_000, 30_000), None);
         let shrink = leader.isr_shrink_proposal(t + 40_000, 30_000).expect("a shrink");
@@ -980,10 +1032,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let leader = replica(1, dir.path(), &assignment(1, &[1], 0, 0), 2);
         assert!(matches!(
-            leader.append_as_leader(&batch(&["a"]), -1, 0),
+            leader.append_as_leader(&batch(&["a"]), -1, 0, None),
             Err(PartitionError::NotEnoughReplicas { isr: 1, min: 2 })
         ));
-        leader.append_as_leader(&batch(&["a"]), 1, 0).unwrap();
+        leader.append_as_leader(&batch(&["a"]), 1, 0, None).unwrap();
         assert_eq!(leader.offsets().high_watermark, 1, "a sole ISR member commits at once");
     }
 
@@ -991,7 +1043,7 @@ mod tests {
     async fn a_delayed_produce_completes_when_followers_catch_up_or_fails_when_leadership_moves() {
         let dir = tempfile::tempdir().unwrap();
         let leader = Arc::new(replica(1, dir.path(), &assignment(1, &[1, 2], 3, 0), 1));
-        let info = leader.append_as_leader(&batch(&["a"]), -1, 0).unwrap();
+        let info = leader.append_as_leader(&batch(&["a"]), -1, 0, None).unwrap();
         let l = leader.clone();
         let waiting = tokio::spawn(async move {
             l.wait_for_replication(info.last_offset + 1, 3, std::time::Duration::from_secs(5))
@@ -1018,8 +1070,8 @@ mod tests {
         let a = assignment(1, &[1, 2], 0, 0);
         let leader = replica(1, leader_dir.path(), &a, 1);
         let follower = replica(2, follower_dir.path(), &a, 1);
-        leader.append_as_leader(&batch(&["a", "b"]), 1, 0).unwrap();
-        leader.append_as_leader(&batch(&["c"]), 1, 0).unwrap();
+        leader.append_as_leader(&batch(&["a", "b"]), 1, 0, None).unwrap();
+        leader.append_as_leader(&batch(&["c"]), 1, 0, None).unwrap();
         let state = follower.follower_fetch_state().expect("a follower");
         assert_eq!((state.leader, state.fetch_offset), (1, 0));
         let snap = leader.fetch(0, 1 << 20, true, Isolation::LogEnd, None).unwrap();
@@ -1056,9 +1108,15 @@ mod tests {
         let leader = replica(1, leader_dir.path(), &a, 1);
         let follower = replica(2, follower_dir.path(), &a, 1);
         assert!(leader.active_producers().is_empty());
-        leader.append_as_leader(&idempotent(3, 42, 1, 0, 1_000), 1, 0).unwrap();
-        leader.append_as_leader(&idempotent(2, 42, 1, 3, 2_000), 1, 0).unwrap();
-        leader.append_as_leader(&batch(&["no producer id"]), 1, 0).unwrap();
+        leader
+            .append_as_leader(&idempotent(3, 42, 1, 0, 1_000), 1, 0, None)
+            .unwrap();
+        leader
+            .append_as_leader(&idempotent(2, 42, 1, 3, 2_000), 1, 0, None)
+            .unwrap();
+        leader
+            .append_as_leader(&batch(&["no producer id"]), 1, 0, None)
+            .unwrap();
         let want = vec![ActiveProducer {
             producer_id: 42,
             epoch: 1,

@@ -14,8 +14,8 @@ use tokio_util::task::TaskTracker;
 use super::records::{self, GroupMetadataValue, MemberValue, RecordKey};
 use super::state::{CommittedOffset, Group, GroupConfig, GroupState, JoinRequest, JoinResult, SyncResult, Timer};
 use crate::clock::now_ms;
-pub use crate::coordinator::internal_topic::Written;
 use crate::coordinator::internal_topic::{self, Entry};
+pub use crate::coordinator::internal_topic::{TxnProducer, Written};
 use crate::replication::ReplicaManager;
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -489,12 +489,10 @@ impl GroupCoordinator {
     /// writes the offsets as part of `producer`'s transaction and holds
     /// them until its marker arrives (`complete_txn`); the caller answers
     /// once what was written is replicated.
-    #[allow(clippy::too_many_arguments)] // TxnOffsetCommit's fields, one per argument
     pub fn txn_commit(
         &self,
         group_id: &str,
-        producer_id: i64,
-        producer_epoch: i16,
+        producer: TxnProducer,
         member_id: &str,
         instance_id: Option<&str>,
         generation_id: i32,
@@ -515,16 +513,10 @@ impl GroupCoordinator {
         let kvs = offset_records(group_id, &offsets);
         let mut writer = self.writer(group_id);
         let partition = self.partition_for(group_id);
-        let written = internal_topic::append_for(
-            &self.replicas,
-            OFFSETS_TOPIC,
-            partition,
-            Some((producer_id, producer_epoch)),
-            kvs,
-        )?;
+        let written = internal_topic::append_for(&self.replicas, OFFSETS_TOPIC, partition, Some(producer), kvs)?;
         *writer += offsets.len() as u64;
         self.with_group(group_id, true, |g| {
-            g.add_pending_txn_offsets(producer_id, offsets, written.base_offset)
+            g.add_pending_txn_offsets(producer.id, offsets, written.base_offset)
         });
         Ok(Some(written))
     }

@@ -8,4 +8,4 @@ pub mod coordinator;
 pub mod records;
 pub mod state;
 
-pub use coordinator::{GroupCoordinator, OFFSETS_TOPIC};
+pub use coordinator::{GroupCoordinator, TxnProducer, OFFSETS_TOPIC};
