@@ -5,11 +5,9 @@ import java.util.List;
 import java.util.Properties;
 import org.apache.flink.connector.kafka.sink.internal.FlinkKafkaInternalProducer;
 import org.apache.kafka.clients.admin.TransactionDescription;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.errors.ProducerFencedException;
-import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * flink-committer-recovery: what KafkaSink's committer does on recovery,
@@ -45,14 +43,7 @@ final class CommitterRecovery {
     static void run(Run r) throws Exception {
         String out = r.name("out");
         r.kafka.createTopic(out, Cases.OUT_PARTITIONS);
-        Properties props = new Properties();
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, r.bootstrap);
-        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        props.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, FlinkJob.TRANSACTION_TIMEOUT_MS);
-        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
-        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "30000");
-        props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "20000");
+        Properties props = Kafka.sinkProducerProps(r.bootstrap, 30_000);
 
         String idA = r.name("txn-a");
         r.log.step("writer A (" + idA + "): " + RECORDS + " records in a transaction, then gone");

@@ -34,6 +34,23 @@ final class Kafka implements AutoCloseable {
     private final Log log;
     private final Admin admin;
 
+    /**
+     * The settings of the producers the step-by-step cases drive as the sink
+     * does (FlinkKafkaInternalProducer): string records, the job's
+     * transaction timeout, and bounded waits.
+     */
+    static Properties sinkProducerProps(String bootstrap, int deliveryTimeoutMs) {
+        Properties props = new Properties();
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        props.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, FlinkJob.TRANSACTION_TIMEOUT_MS);
+        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, String.valueOf(REQUEST_TIMEOUT_MS));
+        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, String.valueOf(deliveryTimeoutMs));
+        props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, String.valueOf(API_TIMEOUT_MS));
+        return props;
+    }
+
     Kafka(String bootstrap, Log log) {
         this.bootstrap = bootstrap;
         this.log = log;

@@ -7,7 +7,6 @@ import org.apache.flink.connector.kafka.sink.internal.FlinkKafkaInternalProducer
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.IsolationLevel;
-import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * flink-writer-abort: what KafkaSink's exactly-once writer does when its
@@ -31,14 +30,7 @@ final class WriterAbort {
     static void run(Run r) throws Exception {
         String out = r.name("out");
         r.kafka.createTopic(out, Cases.OUT_PARTITIONS);
-        Properties props = new Properties();
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, r.bootstrap);
-        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        props.put(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, FlinkJob.TRANSACTION_TIMEOUT_MS);
-        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
-        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "90000");
-        props.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, "20000");
+        Properties props = Kafka.sinkProducerProps(r.bootstrap, 90_000);
         // Records stay in the client until flush(): an abort before it
         // ends a transaction the broker never saw a record of.
         props.put(ProducerConfig.LINGER_MS_CONFIG, "60000");
