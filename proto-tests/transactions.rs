@@ -36,7 +36,7 @@ use crate::groups::{group_id, join_and_sync, offset_fetch_request};
 use crate::harness::{
     each_version, now_ms, str_bytes, topic_name, Client, Ctx, TestBroker, ADVERTISED_HOST, ADVERTISED_PORT, NODE_ID,
 };
-use crate::ops::{create_topic, fetch_request, init_producer_id, metadata_topic, produce, Topic};
+use crate::ops::{create_topic, fetch_request, init_producer_id, metadata_topic, produce_request, Topic};
 use crate::records::{transactional_batch, Producer};
 
 /// Few internal partitions, so the internal topics are quick to create; no
@@ -83,6 +83,23 @@ struct Txn {
 }
 
 impl Txn {
+    /// Produces (v9, acks=all) a batch of `count` records of this
+    /// producer's transaction, as its client does: the request names the
+    /// transactional id, so the leader verifies the partition with the
+    /// coordinator (KIP-890). Must succeed; returns the base offset.
+    async fn produce(&self, c: &mut Client, topic: &Topic, partition: i32, count: usize, base_sequence: i32) -> i64 {
+        let mut req = produce_request(9, topic, partition, self.batch(count, base_sequence), -1);
+        req.transactional_id = Some(TransactionalId(str_bytes(&self.id)));
+        let resp = c.call(9, &req).await;
+        let p = &resp.responses[0].partition_responses[0];
+        assert_eq!(
+            p.error_code, NONE,
+            "set-up: {} produces to {}-{partition}: {:?}",
+            self.id, topic.name, p.error_message
+        );
+        p.base_offset
+    }
+
     /// A batch of this producer's transaction.
     fn batch(&self, count: usize, base_sequence: i32) -> Bytes {
         transactional_batch(
@@ -836,7 +853,7 @@ async fn end_txn_every_version() {
 
             // A committed transaction.
             add_partitions(&mut c, &txn, &[(t, &[0])]).await;
-            assert_eq!(produce(&mut c, &topic, 0, txn.batch(3, 0)).await, 0);
+            assert_eq!(txn.produce(&mut c, &topic, 0, 3, 0).await, 0);
             let p = fetch_committed(&mut c, &topic, 0).await;
             assert_eq!(
                 (p.high_watermark, p.last_stable_offset),
@@ -873,7 +890,7 @@ async fn end_txn_every_version() {
             txn.epoch = commit_epoch;
             add_partitions(&mut c, &txn, &[(t, &[0])]).await;
             let sequence = if bumps { 0 } else { 3 };
-            assert_eq!(produce(&mut c, &topic, 0, txn.batch(2, sequence)).await, 4);
+            assert_eq!(txn.produce(&mut c, &topic, 0, 2, sequence).await, 4);
             let p = fetch_committed(&mut c, &topic, 0).await;
             assert_eq!((p.high_watermark, p.last_stable_offset), (6, 4), "v{v}: open again");
             let resp = c.call(v, &end_request(&txn, false)).await;
@@ -943,6 +960,19 @@ async fn end_txn_every_version() {
             let idle = init_txn(&mut c, &format!("end-idle-v{v}")).await;
             let resp = c.call(v, &end_request(&idle, true)).await;
             assert_eq!(resp.error_code, INVALID_TXN_STATE, "v{v}: no open transaction");
+            // An abort there: under transaction version 2 it ends a
+            // transaction with no partitions and bumps the epoch (a client
+            // aborting one none of whose records reached the broker, as
+            // Flink's sink writer does after a task failure); before, there
+            // is nothing to abort.
+            let resp = c.call(v, &end_request(&idle, false)).await;
+            if bumps {
+                assert_eq!(resp.error_code, NONE, "v{v}: an abort with nothing open");
+                answer(&resp, &idle);
+                await_state(&mut c, &idle.id, "CompleteAbort").await;
+            } else {
+                assert_eq!(resp.error_code, INVALID_TXN_STATE, "v{v}: an abort with nothing open");
+            }
         }
     })
     .await;
@@ -1215,7 +1245,7 @@ async fn write_txn_markers_every_version() {
             let txn = init_txn(&mut c, &id).await;
             assert_eq!(txn.epoch, 1);
             add_partitions(&mut c, &txn, &[(t, &[0])]).await;
-            assert_eq!(produce(&mut c, &topic, 0, txn.batch(3, 0)).await, 0);
+            assert_eq!(txn.produce(&mut c, &topic, 0, 3, 0).await, 0);
             let p = fetch_committed(&mut c, &topic, 0).await;
             assert_eq!((p.high_watermark, p.last_stable_offset), (3, 0), "v{v}: open");
 
