@@ -67,8 +67,9 @@ pub struct TxnProducer {
     pub guard: Option<VerificationGuard>,
 }
 
-/// `append`, as part of the transaction of `producer` when given: the batch is transactional (TxnOffsetCommit's offsets), and its
-/// records take effect when the transaction's marker follows.
+/// `append`, as part of the transaction of `producer` when given: the
+/// batch is transactional (TxnOffsetCommit's offsets), and its records take
+/// effect when the transaction's marker follows.
 pub fn append_for(
     replicas: &ReplicaManager,
     topic: &str,

@@ -85,17 +85,16 @@ pub async fn handle(
     } else if req.transactional_id.0.is_empty() {
         Some(ResponseError::InvalidRequest)
     } else {
-        let committed = match verify(ctx, &req).await {
-            Ok(producer) => broker.groups.txn_commit(
+        let committed = verify(ctx, &req).await.and_then(|producer| {
+            broker.groups.txn_commit(
                 group_id,
                 producer,
                 req.member_id.as_str(),
                 req.group_instance_id.as_ref().map(|s| s.as_str()),
                 req.generation_id,
                 valid,
-            ),
-            Err(e) => Err(e),
-        };
+            )
+        });
         match committed {
             Ok(Some(written)) => written.replicated(COMMIT_TIMEOUT).await.err(),
             Ok(None) => None,
