@@ -1141,9 +1141,10 @@ impl PartitionLog {
 
     /// Whether a client's batch may open a transaction here
     /// ([`ProducerStateManager::check_verified`]); checked under the same
-    /// lock as the append that follows.
+    /// lock as the append that follows, which validates the batch (CRC and
+    /// all): this reads only the fixed header.
     pub fn check_verified(&self, records: &Bytes, guard: Option<VerificationGuard>) -> Result<(), LogError> {
-        let header = batch::single_batch(records)?;
+        let header = BatchHeader::parse(records)?;
         Ok(self.producers.check_verified(&header, guard)?)
     }
 
